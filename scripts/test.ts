@@ -39,11 +39,13 @@ let passed = 0
 let failed = 0
 
 try {
+  // Tests get their own broker (port 19092, throwaway data dir), apart from an `npm start` stack.
+  const kafkaHome = mkdtempSync(join(tmpdir(), 'coexist-kafka-'))
   const [pgs, kafka] = await Promise.all([
     ensurePostgres(),
-    ensureKafka({ port: Number(process.env.COEXIST_TEST_KAFKA_PORT ?? 19092), home: mkdtempSync(join(tmpdir(), 'coexist-kafka-')) })
+    ensureKafka({ port: Number(process.env.COEXIST_TEST_KAFKA_PORT ?? 19092), home: kafkaHome })
   ])
-  cleanups.push(kafka.stop, pgs.stop)
+  cleanups.push(kafka.stop, pgs.stop, async () => { rmSync(kafkaHome, { recursive: true, force: true }) })
   log(`Postgres: ${pgs.how}; Kafka: ${kafka.how}`)
 
   const template = `coexist_t_${runId}`

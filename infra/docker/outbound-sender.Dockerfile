@@ -1,0 +1,19 @@
+# outbound-sender service image. Build from the repository root:
+#   docker build -f infra/docker/outbound-sender.Dockerfile -t coexist/outbound-sender .
+# Node runs the TypeScript sources directly (type stripping); there is no build step.
+FROM node:24-slim AS deps
+WORKDIR /app
+RUN npm install -g pnpm@10.34.8
+COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+COPY packages ./packages
+COPY services/outbound-sender ./services/outbound-sender
+RUN pnpm install --frozen-lockfile --prod --filter "@coexist/outbound-sender..."
+
+FROM node:24-slim
+ENV NODE_ENV=production PORT=8082
+WORKDIR /app
+COPY --from=deps /app ./
+USER node
+EXPOSE 8082
+HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "services/outbound-sender/src/main.ts"]

@@ -1,0 +1,48 @@
+/**
+ * `pnpm bench <name>` (or `npm run bench -- <name>`): runs tests/bench/<name>.bench.ts on real
+ * infrastructure (the same as `npm test`: env, testcontainers, or local Postgres and Kafka) and
+ * prints its figures. Without a name it lists the benchmarks.
+ */
+import { spawnSync } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { createDb, migrateToLatest } from '@coexist/db'
+import { ensureKafka, ensurePostgres } from './lib/infra.ts'
+
+const root = fileURLToPath(new URL('..', import.meta.url))
+const dir = join(root, 'tests', 'bench')
+const names = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.bench.ts')).map((f) => f.replace(/\.bench\.ts$/, '')) : []
+const name = process.argv[2]
+if (name === undefined || !names.includes(name)) {
+  console.log(`usage: pnpm bench <name>   benchmarks: ${names.join(', ') || '(none yet)'}`)
+  process.exit(name === undefined ? 0 : 2)
+}
+
+const kafkaHome = mkdtempSync(join(tmpdir(), 'coexist-bench-kafka-'))
+const [pgs, kafka] = await Promise.all([ensurePostgres(), ensureKafka({ port: 29092, home: kafkaHome })])
+const dbName = `coexist_bench_${randomBytes(3).toString('hex')}`
+const admin = async (q: string): Promise<void> => {
+  const c = new pg.Client({ connectionString: pgs.value }); await c.connect()
+  try { await c.query(q) } finally { await c.end() }
+}
+let status = 1
+try {
+  await admin(`CREATE DATABASE "${dbName}"`)
+  const url = new URL(pgs.value); url.pathname = '/' + dbName
+  const db = createDb(url.toString(), { max: 1 }); await migrateToLatest(db); await db.destroy()
+  const r = spawnSync(process.execPath, ['--expose-gc', join(dir, `${name}.bench.ts`), ...process.argv.slice(3)], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, DATABASE_URL: url.toString(), COEXIST_TEST_PG_URL: pgs.value, KAFKA_BROKERS: kafka.value.join(','), LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' }
+  })
+  status = r.status ?? 1
+} finally {
+  await admin(`DROP DATABASE IF EXISTS "${dbName}" WITH (FORCE)`).catch(() => {})
+  await kafka.stop(); await pgs.stop()
+  rmSync(kafkaHome, { recursive: true, force: true })
+}
+process.exit(status)

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { createDb, migrateToLatest } from '@coexist/db'
-import { ensureKafka, ensurePostgres } from './lib/infra.ts'
+import { ensureKafka, ensurePostgres, portOpen } from './lib/infra.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const runId = randomBytes(3).toString('hex')
@@ -34,6 +34,12 @@ async function admin<T> (url: string, fn: (c: pg.Client) => Promise<T>): Promise
   try { return await fn(c) } finally { await c.end() }
 }
 
+/** The first port from `start` (step 2) where it and the next one (the controller) are free. */
+async function freePortPair (start: number): Promise<number> {
+  for (let p = start; p < start + 40; p += 2) if (!(await portOpen(p)) && !(await portOpen(p + 1))) return p
+  throw new Error(`no free port pair in ${start}..${start + 40} for the test broker`)
+}
+
 const cleanups: (() => Promise<void>)[] = []
 let passed = 0
 let failed = 0
@@ -43,7 +49,7 @@ try {
   const kafkaHome = mkdtempSync(join(tmpdir(), 'coexist-kafka-'))
   const [pgs, kafka] = await Promise.all([
     ensurePostgres(),
-    ensureKafka({ port: Number(process.env.COEXIST_TEST_KAFKA_PORT ?? 19092), home: kafkaHome })
+    ensureKafka({ port: Number(process.env.COEXIST_TEST_KAFKA_PORT ?? await freePortPair(19092)), home: kafkaHome })
   ])
   cleanups.push(kafka.stop, pgs.stop, async () => { rmSync(kafkaHome, { recursive: true, force: true }) })
   log(`Postgres: ${pgs.how}; Kafka: ${kafka.how}`)

@@ -1,1 +1,3 @@
 export * from './errors.ts'
+export * from './webhook-schemas.ts'
+export * from './webhook-parse.ts'

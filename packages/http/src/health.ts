@@ -39,7 +39,6 @@ async function runCheck (name: string, check: ReadinessCheck, timeoutMs: number,
 /**
  * `GET /health/live` (200 while the process serves) and `GET /health/ready` (200 only when every
  * check passes within the time limit, 503 otherwise and once `app.markNotReady()` was called).
- * Both are logged only at warn level and above, so probes do not flood the logs.
  */
 export const healthPlugin = fp(async (app: FastifyInstance, opts: HealthPluginOptions) => {
   let shuttingDown = false
@@ -49,7 +48,7 @@ export const healthPlugin = fp(async (app: FastifyInstance, opts: HealthPluginOp
   // Also when the app is closed some other way than installGracefulShutdown.
   app.addHook('preClose', async () => { shuttingDown = true })
 
-  const routeOpts = { config: { auth: 'none', rateLimit: false }, logLevel: 'warn', schema: { hide: true } } as const
+  const routeOpts = { config: { auth: 'none', rateLimit: false }, schema: { hide: true } } as const
 
   app.get('/health/live', routeOpts, async (_request, reply) => {
     return reply.header('cache-control', 'no-store').send({ status: 'live' })

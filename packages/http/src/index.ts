@@ -18,4 +18,4 @@ export { installGracefulShutdown, listen, type GracefulShutdownOptions, type Lis
 export type { AuthMode, HttpAuthOptions, Principal, ResolvedApiKey } from './types.ts'
 // Re-exported so services need no direct dependency on the provider or on prom-client.
 export type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod'
-export { Counter, Gauge, Histogram, type Registry } from 'prom-client'
+export { Counter, Gauge, Histogram, Registry } from 'prom-client'

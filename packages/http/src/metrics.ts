@@ -39,7 +39,7 @@ export const metricsPlugin = fp(async (app: FastifyInstance, opts: MetricsPlugin
     }, reply.elapsedTime / 1000)
   })
 
-  app.get('/metrics', { config: { auth: 'none', rateLimit: false }, logLevel: 'warn', schema: { hide: true } }, async (_request, reply) => {
+  app.get('/metrics', { config: { auth: 'none', rateLimit: false }, schema: { hide: true } }, async (_request, reply) => {
     const text = await registry.metrics()
     return reply.header('cache-control', 'no-store').type(registry.contentType).send(text)
   })

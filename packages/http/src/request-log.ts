@@ -9,6 +9,8 @@ const SECRET_NAME = /^(key|code|sig|hub\.challenge)$/i
 /** Values that look like credentials: long runs of token characters. */
 const TOKEN_LIKE = /^[A-Za-z0-9._~+/=-]{24,}$/
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+/** Probed every few seconds: their completion lines go to debug so they do not flood the logs. */
+const QUIET_ROUTES = new Set(['/health/live', '/health/ready', '/metrics'])
 
 function safeDecode (s: string): string {
   try { return decodeURIComponent(s.replace(/\+/g, ' ')) } catch { return s }
@@ -55,6 +57,7 @@ export class RequestLogController extends LogController {
       responseTime: Math.round(reply.elapsedTime * 100) / 100
     }
     if (error !== null && error !== undefined) reply.log.error({ ...line, err: error }, 'request errored')
+    else if (QUIET_ROUTES.has(line.route ?? '')) reply.log.debug(line, 'request completed')
     else reply.log.info(line, 'request completed')
   }
 

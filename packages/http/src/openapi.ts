@@ -2,6 +2,8 @@ import fastifySwagger from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod'
+import { z } from 'zod'
+import { PROBLEM_CONTENT_TYPE, ProblemSchema } from './problem.ts'
 
 export const OPENAPI_PATH = '/v1/openapi.json'
 
@@ -21,9 +23,14 @@ export interface OpenApiPluginOptions {
 /**
  * @fastify/swagger over the routes' zod schemas (fastify-type-provider-zod's transforms), served
  * at `GET /v1/openapi.json`. Routes that need a key get the security requirement; routes with
- * `schema.hide` (health, metrics, this document) are left out.
+ * `schema.hide` (health, metrics, this document) are left out. Routes that document their
+ * responses also get a `default` response: the problem+json body every error has.
  */
 export const openApiPlugin = fp(async (app: FastifyInstance, opts: OpenApiPluginOptions) => {
+  const problemResponse = {
+    description: 'Error: an RFC 9457 problem document; decide by `code`',
+    content: { [PROBLEM_CONTENT_TYPE]: { schema: z.toJSONSchema(ProblemSchema, { target: 'draft-2020-12', io: 'output' }) } }
+  }
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.1.0',
@@ -32,11 +39,13 @@ export const openApiPlugin = fp(async (app: FastifyInstance, opts: OpenApiPlugin
     },
     transform: (doc) => {
       const out = jsonSchemaTransform(doc)
-      const schema = (out.schema ?? {}) as Record<string, unknown>
+      const schema = { ...out.schema } as Record<string, unknown>
       if (schema.hide === true) return out
       const mode = doc.route.config?.auth ?? 'none'
-      if (mode !== 'none' && schema.security === undefined) return { url: out.url, schema: { ...schema, security: ROUTE_SECURITY } }
-      return out
+      if (mode !== 'none' && schema.security === undefined) schema.security = ROUTE_SECURITY
+      const response = schema.response as Record<string, unknown> | undefined
+      if (response !== undefined && response.default === undefined) schema.response = { ...response, default: problemResponse }
+      return { url: out.url, schema }
     },
     transformObject: jsonSchemaTransformObject
   })

@@ -21,7 +21,7 @@ export const FieldErrorSchema = z.object({
 export const ProblemSchema = z.looseObject({
   type: z.string(),
   title: z.string(),
-  status: z.number().int(),
+  status: z.number().int().min(400).max(599),
   code: z.string(),
   detail: z.string(),
   requestId: z.string().optional(),

@@ -1,10 +1,15 @@
 import type { Kysely } from 'kysely'
 import { Migrator, type MigrationResultSet } from 'kysely/migration'
+import { CoexistError } from '@coexist/errors'
+import { DbErrors } from './errors.ts'
 import { MIGRATIONS } from './migrations/index.ts'
 
-export class MigrationError extends Error {
-  readonly code = 'DB_MIGRATION_FAILED'
-  constructor (message: string, options?: ErrorOptions) { super(message, options); this.name = 'MigrationError' }
+/** A failed migration; `code` is `DB_MIGRATION_FAILED`, `cause` the database error. */
+export class MigrationError extends CoexistError {
+  constructor (message: string, options?: ErrorOptions) {
+    super(DbErrors.DB_MIGRATION_FAILED.code, DbErrors.DB_MIGRATION_FAILED.spec, { message, cause: options?.cause })
+    this.name = 'MigrationError'
+  }
 }
 
 /**

@@ -10,6 +10,10 @@ export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
   ? ColumnType<S, I | undefined, U>
   : ColumnType<T, T | undefined, T>;
 
+export type PhoneNumberMode = "cloud_api" | "coexistence";
+
+export type PhoneNumberStatus = "active" | "disconnected" | "pending" | "suspended";
+
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
 
 export interface ApiKeys {
@@ -20,7 +24,7 @@ export interface ApiKeys {
   last_used_at: Timestamp | null;
   name: string;
   revoked_at: Timestamp | null;
-  roles: Generated<string[]>;
+  roles: string[];
   tenant_id: string | null;
 }
 
@@ -29,8 +33,8 @@ export interface PhoneNumbers {
   created_at: Generated<Timestamp>;
   display_phone_number: string;
   id: string;
-  mode: string;
-  status: Generated<string>;
+  mode: PhoneNumberMode;
+  status: Generated<PhoneNumberStatus>;
   tenant_id: string;
   throughput_mps: number;
   token_key_id: string | null;
@@ -51,6 +55,7 @@ export interface Wabas {
   name: string | null;
   tenant_id: string;
   timezone: string | null;
+  updated_at: Generated<Timestamp>;
 }
 
 export interface DB {

@@ -2,15 +2,30 @@
  * Postgres through Kysely: one `Database` interface, migrations, and the repositories shared by
  * the services. Repositories are functions over an executor (`Kysely<Database>` or a transaction).
  */
-import { Kysely, PostgresDialect } from 'kysely'
+import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import type { DB } from './generated/database.ts'
 
 export type Database = DB
 export type Db = Kysely<Database>
+export type { PhoneNumberMode, PhoneNumberStatus } from './generated/database.ts'
 export { migrateToLatest, MigrationError } from './migrate.ts'
 export { sql } from 'kysely'
 export type { Kysely, Transaction, Selectable, Insertable, Updateable } from 'kysely'
+export { DbErrors } from './errors.ts'
+export { isUuid, type DbExecutor } from './executor.ts'
+export { createTokenCipher, tokenKeyId, type TokenCipher, type TokenCipherKeys, type EncryptedToken } from './token-cipher.ts'
+export { createTenant, getTenant, listTenants, type Tenant } from './repositories/tenants.ts'
+export {
+  API_KEY_ROLES, apiKeyAllows, hashApiKey, createApiKey, ensureApiKey, resolveApiKey, revokeApiKey, listApiKeys,
+  type ApiKeyRole, type ApiKeyInfo, type ResolvedApiKey, type CreatedApiKey, type CreateApiKeyInput
+} from './repositories/api-keys.ts'
+export { upsertWaba, getWaba, getTenantWaba, listWabas, type Waba, type UpsertWabaInput } from './repositories/wabas.ts'
+export {
+  PHONE_NUMBER_MODES, PHONE_NUMBER_STATUSES, DEFAULT_THROUGHPUT_MPS, MAX_THROUGHPUT_MPS,
+  createPhoneNumber, getPhoneNumber, getTenantPhoneNumber, listPhoneNumbers, updatePhoneNumber, getAccessToken, reencryptTokens,
+  type PhoneNumber, type CreatePhoneNumberInput, type UpdatePhoneNumberPatch
+} from './repositories/phone-numbers.ts'
 
 // int8 (COUNT, bigint ids) as JS numbers: our counters stay far below 2^53.
 pg.types.setTypeParser(20, (v) => Number(v))
@@ -34,7 +49,6 @@ export function createDb (url: string, opts: CreateDbOptions = {}): Db {
 
 /** True when a trivial query answers within `timeoutMs` (readiness probes). */
 export async function pingDb (db: Db, timeoutMs = 2000): Promise<boolean> {
-  const { sql } = await import('kysely')
   let timer: NodeJS.Timeout | undefined
   try {
     return await Promise.race([

@@ -6,15 +6,51 @@
 
 import type { ColumnType } from "kysely";
 
+export type ConversationOwner = "api" | "app";
+
 export type Generated<T> = T extends ColumnType<infer S, infer I, infer U>
   ? ColumnType<S, I | undefined, U>
   : ColumnType<T, T | undefined, T>;
+
+export type Int8 = ColumnType<string, bigint | number | string, bigint | number | string>;
+
+export type Json = JsonValue;
+
+export type JsonArray = JsonValue[];
+
+export type JsonObject = {
+  [x: string]: JsonValue | undefined;
+};
+
+export type JsonPrimitive = boolean | number | string | null;
+
+export type JsonValue = JsonArray | JsonObject | JsonPrimitive;
+
+export type MessageDirection = "inbound" | "outbound";
+
+export type MessageSource = "api" | "business_app" | "customer" | "history";
+
+export type NumberLifecycleState = "connected" | "disconnected" | "offboarded";
+
+export type OnboardingState = "complete" | "contacts_sync_requested" | "declined" | "expired" | "failed" | "history_sync_requested" | "importing" | "onboarded" | "refused";
 
 export type PhoneNumberMode = "cloud_api" | "coexistence";
 
 export type PhoneNumberStatus = "active" | "disconnected" | "pending" | "suspended";
 
+export type SyncRequestState = "accepted" | "expired" | "failed" | "in_flight" | "pending";
+
 export type Timestamp = ColumnType<Date, Date | string, Date | string>;
+
+export interface AccountEvents {
+  event: string;
+  event_at: Timestamp;
+  id: Generated<Int8>;
+  phone_number: Generated<string>;
+  received_at: Generated<Timestamp>;
+  value: Json;
+  waba_id: string;
+}
 
 export interface ApiKeys {
   created_at: Generated<Timestamp>;
@@ -26,6 +62,155 @@ export interface ApiKeys {
   revoked_at: Timestamp | null;
   roles: string[];
   tenant_id: string | null;
+}
+
+export interface Contacts {
+  address_book_at: Timestamp | null;
+  created_at: Generated<Timestamp>;
+  first_name: string | null;
+  full_name: string | null;
+  id: Generated<string>;
+  in_address_book: Generated<boolean>;
+  phone_number_id: string;
+  profile_name: string | null;
+  tenant_id: string;
+  updated_at: Generated<Timestamp>;
+  user_id: string | null;
+  username: string | null;
+  wa_id: string | null;
+}
+
+export interface Conversations {
+  contact_id: string;
+  created_at: Generated<Timestamp>;
+  history_imported: Generated<boolean>;
+  id: Generated<string>;
+  last_inbound_at: Timestamp | null;
+  last_message_at: Timestamp | null;
+  last_message_direction: MessageDirection | null;
+  last_message_preview: string | null;
+  last_message_wamid: string | null;
+  message_count: Generated<number>;
+  owner: Generated<ConversationOwner>;
+  owner_changed_at: Timestamp | null;
+  phone_number_id: string;
+  tenant_id: string;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface DeliveryStates {
+  error_code: number | null;
+  error_title: string | null;
+  phone_number_id: string;
+  previous_status: string | null;
+  rank: number;
+  status: string;
+  status_at: Timestamp;
+  updated_at: Generated<Timestamp>;
+  wamid: string;
+}
+
+export interface EventOutbox {
+  created_at: Generated<Timestamp>;
+  event_id: string;
+  event_type: string;
+  id: Generated<Int8>;
+  key: string;
+  payload: Buffer;
+  tenant_id: string;
+}
+
+export interface HistoryChunks {
+  chunk_order: number;
+  imported_at: Generated<Timestamp>;
+  messages: number;
+  onboarding_id: string;
+  phase: number;
+  progress: number;
+  threads: number;
+}
+
+export interface Messages {
+  content: Json | null;
+  context_wamid: string | null;
+  conversation_id: string;
+  created_at: Generated<Timestamp>;
+  direction: MessageDirection;
+  from_id: string | null;
+  history_status: string | null;
+  id: Generated<Int8>;
+  media_id: string | null;
+  media_mime_type: string | null;
+  media_pending: Generated<boolean>;
+  phone_number_id: string;
+  referral: Json | null;
+  request_id: string | null;
+  sent_at: Timestamp;
+  source: MessageSource;
+  tenant_id: string;
+  text: string | null;
+  to_id: string | null;
+  type: string;
+  wamid: string;
+}
+
+export interface MessageStatuses {
+  error_code: number | null;
+  error_title: string | null;
+  errors: Json | null;
+  phone_number_id: string;
+  pricing: Json | null;
+  received_at: Generated<Timestamp>;
+  recipient_id: string | null;
+  status: string;
+  status_at: Timestamp;
+  wamid: string;
+}
+
+export interface NumberLifecycle {
+  activity_warned_for: Timestamp | null;
+  activity_warning_level: string | null;
+  initiated_by: string | null;
+  last_app_activity_at: Timestamp | null;
+  last_event: string | null;
+  last_event_at: Timestamp | null;
+  phone_number_id: string;
+  reason: string | null;
+  state: Generated<NumberLifecycleState>;
+  tenant_id: string;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface Onboardings {
+  completed_at: Timestamp | null;
+  contacts_synced: Generated<number>;
+  created_at: Generated<Timestamp>;
+  deadline_at: Timestamp;
+  generation: number;
+  history_chunks: Generated<number>;
+  history_error_code: number | null;
+  history_media_filled: Generated<number>;
+  history_messages: Generated<number>;
+  history_phase: number | null;
+  history_progress: Generated<number>;
+  history_threads: Generated<number>;
+  id: Generated<string>;
+  onboarded_at: Timestamp;
+  phone_number_id: string;
+  reason: string | null;
+  source: string;
+  state: OnboardingState;
+  tenant_id: string;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface OutboundRequests {
+  accepted_at: Timestamp;
+  message: Json;
+  phone_number_id: string;
+  recipient: string;
+  request_id: string;
+  tenant_id: string;
 }
 
 export interface PhoneNumbers {
@@ -40,6 +225,22 @@ export interface PhoneNumbers {
   token_key_id: string | null;
   updated_at: Generated<Timestamp>;
   waba_id: string;
+}
+
+export interface SyncRequests {
+  accepted_at: Timestamp | null;
+  attempts: Generated<number>;
+  created_at: Generated<Timestamp>;
+  last_error: string | null;
+  last_error_code: number | null;
+  lease_until: Timestamp | null;
+  next_attempt_at: Timestamp;
+  onboarding_id: string;
+  phone_number_id: string;
+  request_id: string | null;
+  state: Generated<SyncRequestState>;
+  sync_type: string;
+  updated_at: Generated<Timestamp>;
 }
 
 export interface Tenants {
@@ -58,9 +259,29 @@ export interface Wabas {
   updated_at: Generated<Timestamp>;
 }
 
+export interface WabaSubscriptions {
+  last_error: string | null;
+  subscribed_at: Timestamp | null;
+  updated_at: Generated<Timestamp>;
+  waba_id: string;
+}
+
 export interface DB {
+  account_events: AccountEvents;
   api_keys: ApiKeys;
+  contacts: Contacts;
+  conversations: Conversations;
+  delivery_states: DeliveryStates;
+  event_outbox: EventOutbox;
+  history_chunks: HistoryChunks;
+  message_statuses: MessageStatuses;
+  messages: Messages;
+  number_lifecycle: NumberLifecycle;
+  onboardings: Onboardings;
+  outbound_requests: OutboundRequests;
   phone_numbers: PhoneNumbers;
+  sync_requests: SyncRequests;
   tenants: Tenants;
+  waba_subscriptions: WabaSubscriptions;
   wabas: Wabas;
 }

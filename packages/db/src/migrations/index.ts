@@ -1,10 +1,12 @@
 import type { Migration } from 'kysely/migration'
 import * as m0001 from './0001-accounts.ts'
+import * as m0101 from './0101-sync.ts'
 
 /**
  * Every migration, by name; names sort in the order they run. Services add theirs here with
  * their own number range: 01xx sync, 02xx outbound-sender, 03xx billing.
  */
 export const MIGRATIONS: Record<string, Migration> = {
-  '0001-accounts': m0001
+  '0001-accounts': m0001,
+  '0101-sync': m0101
 }

@@ -34,6 +34,10 @@ export type NumberLifecycleState = "connected" | "disconnected" | "offboarded";
 
 export type OnboardingState = "complete" | "contacts_sync_requested" | "declined" | "expired" | "failed" | "history_sync_requested" | "importing" | "onboarded" | "refused";
 
+export type OutboundDelivery = "delivered" | "failed" | "read";
+
+export type OutboundState = "accepted" | "dead_lettered" | "failed" | "sending" | "sent" | "unknown";
+
 export type PhoneNumberMode = "cloud_api" | "coexistence";
 
 export type PhoneNumberStatus = "active" | "disconnected" | "pending" | "suspended";
@@ -62,6 +66,159 @@ export interface ApiKeys {
   revoked_at: Timestamp | null;
   roles: string[];
   tenant_id: string | null;
+}
+
+export interface BillingAnalyticsRuns {
+  comparison: Json;
+  created_at: Generated<Timestamp>;
+  end_at: Timestamp;
+  granularity: string;
+  id: Generated<string>;
+  meta_points: Json;
+  start_at: Timestamp;
+  tenant_id: string;
+  waba_id: string;
+}
+
+export interface BillingBalances {
+  balance_micros: Generated<Int8>;
+  currency: string;
+  spend_limit_micros: Int8 | null;
+  state: Generated<string>;
+  tenant_id: string;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface BillingInboundMessages {
+  entry_point: boolean;
+  phone_number_id: string;
+  sent_at: Timestamp;
+  wa_id: string;
+  wamid: string;
+}
+
+export interface BillingLedger {
+  billed_price_micros: Generated<Int8>;
+  category: string | null;
+  category_hint: string | null;
+  country: string | null;
+  currency: string | null;
+  decided_by: string;
+  delivered_at: Timestamp | null;
+  delivery: string;
+  first_seen_at: Generated<Timestamp>;
+  free_reason: string | null;
+  is_template: boolean | null;
+  market: string | null;
+  meta_billable: boolean | null;
+  meta_category: string | null;
+  meta_pricing_model: string | null;
+  meta_pricing_type: string | null;
+  meta_rank: Generated<number>;
+  origin: string;
+  own_billable: boolean | null;
+  own_category: string | null;
+  own_free_reason: string | null;
+  phone_number_id: string;
+  pricing_type: string | null;
+  rate_card_id: string | null;
+  rate_card_version: string | null;
+  recipient: string;
+  revision: Generated<number>;
+  sent_at: Timestamp;
+  settled_at: Timestamp | null;
+  state: string;
+  tenant_id: string | null;
+  tier: string | null;
+  tier_month: string | null;
+  tier_position: number | null;
+  timezone: string | null;
+  unit_price_micros: Generated<Int8>;
+  updated_at: Generated<Timestamp>;
+  waba_id: string | null;
+  wamid: string;
+}
+
+export interface BillingMonthlySpend {
+  currency: string;
+  month: string;
+  spend_micros: Generated<Int8>;
+  tenant_id: string;
+}
+
+export interface BillingOutbox {
+  created_at: Generated<Timestamp>;
+  event_type: string;
+  id: Generated<Int8>;
+  key: string;
+  payload: Buffer;
+  schema: string;
+  tenant_id: string | null;
+}
+
+export interface BillingRateCards {
+  created_at: Generated<Timestamp>;
+  currency: string;
+  digest: string;
+  effective_from: Timestamp;
+  id: Generated<string>;
+  is_sample: Generated<boolean>;
+  seq: Generated<Int8>;
+  source: string | null;
+  version: string;
+}
+
+export interface BillingRates {
+  category: string;
+  market: string;
+  rate_card_id: string;
+  tier_from: number;
+  tier_to: number | null;
+  unit_price_micros: Int8;
+}
+
+export interface BillingTenantPlans {
+  low_balance_micros: Generated<Int8>;
+  markup_per_message_micros: Generated<Int8>;
+  markup_percent_bps: Generated<number>;
+  prepaid: Generated<boolean>;
+  tenant_id: string;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface BillingTopups {
+  amount_micros: Int8;
+  created_at: Generated<Timestamp>;
+  currency: string;
+  id: Generated<string>;
+  idempotency_key: string;
+  note: string | null;
+  tenant_id: string;
+}
+
+export interface BillingVolumeCounters {
+  category: string;
+  count: number;
+  market: string;
+  month: string;
+  scope: string;
+}
+
+export interface BillingVolumeTiers {
+  category: string;
+  market: string;
+  month: string;
+  received_at: Generated<Timestamp>;
+  scope: string;
+  tier_lower: number;
+  tier_update_time: Timestamp;
+  tier_upper: number | null;
+}
+
+export interface BillingWabaSettings {
+  business_portfolio_id: string | null;
+  updated_at: Generated<Timestamp>;
+  waba_id: string;
 }
 
 export interface Contacts {
@@ -204,6 +361,34 @@ export interface Onboardings {
   updated_at: Generated<Timestamp>;
 }
 
+export interface OutboundMessages {
+  accepted_at: Generated<Timestamp>;
+  attempts: Generated<number>;
+  body: Json;
+  category_hint: string | null;
+  completed_at: Timestamp | null;
+  delivery: OutboundDelivery | null;
+  delivery_at: Timestamp | null;
+  error_code: string | null;
+  error_message: string | null;
+  id: string;
+  idempotency_key: string | null;
+  is_template: boolean;
+  message_type: string;
+  meta_error: Json | null;
+  phone_number_id: string;
+  published_at: Timestamp | null;
+  recipient: string;
+  recipient_type: string;
+  request_hash: Buffer;
+  sending_at: Timestamp | null;
+  sent_at: Timestamp | null;
+  state: Generated<OutboundState>;
+  tenant_id: string;
+  updated_at: Generated<Timestamp>;
+  wamid: string | null;
+}
+
 export interface OutboundRequests {
   accepted_at: Timestamp;
   message: Json;
@@ -211,6 +396,22 @@ export interface OutboundRequests {
   recipient: string;
   request_id: string;
   tenant_id: string;
+}
+
+export interface OutboundServiceWindows {
+  customer: string;
+  last_inbound_at: Timestamp;
+  phone_number_id: string;
+  updated_at: Generated<Timestamp>;
+}
+
+export interface OutboundTenantBalances {
+  balance_micros: Int8;
+  currency: string | null;
+  occurred_at: Timestamp;
+  state: string;
+  tenant_id: string;
+  updated_at: Generated<Timestamp>;
 }
 
 export interface PhoneNumbers {
@@ -269,6 +470,19 @@ export interface WabaSubscriptions {
 export interface DB {
   account_events: AccountEvents;
   api_keys: ApiKeys;
+  billing_analytics_runs: BillingAnalyticsRuns;
+  billing_balances: BillingBalances;
+  billing_inbound_messages: BillingInboundMessages;
+  billing_ledger: BillingLedger;
+  billing_monthly_spend: BillingMonthlySpend;
+  billing_outbox: BillingOutbox;
+  billing_rate_cards: BillingRateCards;
+  billing_rates: BillingRates;
+  billing_tenant_plans: BillingTenantPlans;
+  billing_topups: BillingTopups;
+  billing_volume_counters: BillingVolumeCounters;
+  billing_volume_tiers: BillingVolumeTiers;
+  billing_waba_settings: BillingWabaSettings;
   contacts: Contacts;
   conversations: Conversations;
   delivery_states: DeliveryStates;
@@ -278,7 +492,10 @@ export interface DB {
   messages: Messages;
   number_lifecycle: NumberLifecycle;
   onboardings: Onboardings;
+  outbound_messages: OutboundMessages;
   outbound_requests: OutboundRequests;
+  outbound_service_windows: OutboundServiceWindows;
+  outbound_tenant_balances: OutboundTenantBalances;
   phone_numbers: PhoneNumbers;
   sync_requests: SyncRequests;
   tenants: Tenants;

@@ -1,6 +1,8 @@
 import type { Migration } from 'kysely/migration'
 import * as m0001 from './0001-accounts.ts'
 import * as m0101 from './0101-sync.ts'
+import * as m0200 from './0200-outbound.ts'
+import * as m0301 from './0301-billing.ts'
 
 /**
  * Every migration, by name; names sort in the order they run. Services add theirs here with
@@ -8,5 +10,7 @@ import * as m0101 from './0101-sync.ts'
  */
 export const MIGRATIONS: Record<string, Migration> = {
   '0001-accounts': m0001,
-  '0101-sync': m0101
+  '0101-sync': m0101,
+  '0200-outbound': m0200,
+  '0301-billing': m0301
 }

@@ -36,8 +36,13 @@ async function admin<T> (url: string, fn: (c: pg.Client) => Promise<T>): Promise
 
 /** The first port from `start` (step 2) where it and the next one (the controller) are free. */
 async function freePortPair (start: number): Promise<number> {
-  for (let p = start; p < start + 40; p += 2) if (!(await portOpen(p)) && !(await portOpen(p + 1))) return p
-  throw new Error(`no free port pair in ${start}..${start + 40} for the test broker`)
+  // A random first pick keeps concurrent runs (several developers' shells) from racing for one.
+  const offset = Math.floor(Math.random() * 50)
+  for (let i = 0; i < 50; i++) {
+    const p = start + 2 * ((offset + i) % 50)
+    if (!(await portOpen(p)) && !(await portOpen(p + 1))) return p
+  }
+  throw new Error(`no free port pair in ${start}..${start + 100} for the test broker`)
 }
 
 const cleanups: (() => Promise<void>)[] = []

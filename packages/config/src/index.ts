@@ -95,9 +95,22 @@ export const metaGraphSection = z.object({
   META_GRAPH_VERSION: z.string().regex(/^v\d+\.\d+$/, 'must look like v24.0').default('v24.0')
 }).transform((e) => ({ graphUrl: e.META_GRAPH_URL.replace(/\/+$/, ''), graphVersion: e.META_GRAPH_VERSION }))
 
+/**
+ * The current token key, and optionally previous ones (comma-separated base64) that can still
+ * decrypt tokens written before a rotation until they are re-encrypted.
+ */
 export const cryptoSection = z.object({
-  COEXIST_ENCRYPTION_KEY: key32
-}).transform((e) => ({ encryptionKey: e.COEXIST_ENCRYPTION_KEY }))
+  COEXIST_ENCRYPTION_KEY: key32,
+  COEXIST_ENCRYPTION_KEYS_PREVIOUS: z.string().optional().transform((s, ctx) => {
+    const keys: Buffer[] = []
+    for (const part of csv(s ?? '')) {
+      const r = key32.safeParse(part)
+      if (!r.success) { ctx.addIssue({ code: 'custom', message: 'each key must be 32 bytes, base64-encoded' }); return z.NEVER }
+      keys.push(r.data)
+    }
+    return keys
+  })
+}).transform((e) => ({ encryptionKey: e.COEXIST_ENCRYPTION_KEY, previousEncryptionKeys: e.COEXIST_ENCRYPTION_KEYS_PREVIOUS as readonly Buffer[] }))
 
 export const adminSection = z.object({
   COEXIST_ADMIN_KEY: z.string({ error: 'is required' }).min(16, 'must be at least 16 characters')

@@ -45,3 +45,12 @@ t.test('app secrets: an empty list refuses to start', async (t) => {
 t.test('empty strings count as unset', async (t) => {
   t.equal(loadConfig({ KAFKA_TOPIC_PREFIX: '', KAFKA_BROKERS: 'k:1' }, { kafka: kafkaSection }).kafka.topicPrefix, 'wa.')
 })
+
+t.test('previous encryption keys for rotation', async (t) => {
+  const old = Buffer.alloc(32, 1).toString('base64')
+  const c = loadConfig({ COEXIST_ENCRYPTION_KEY: key, COEXIST_ENCRYPTION_KEYS_PREVIOUS: `${old}` }, { crypto: cryptoSection })
+  t.equal(c.crypto.previousEncryptionKeys.length, 1)
+  t.same(c.crypto.previousEncryptionKeys[0], Buffer.alloc(32, 1))
+  t.same(loadConfig({ COEXIST_ENCRYPTION_KEY: key }, { crypto: cryptoSection }).crypto.previousEncryptionKeys, [])
+  t.throws(() => loadConfig({ COEXIST_ENCRYPTION_KEY: key, COEXIST_ENCRYPTION_KEYS_PREVIOUS: 'abc' }, { crypto: cryptoSection }), /COEXIST_ENCRYPTION_KEYS_PREVIOUS/)
+})

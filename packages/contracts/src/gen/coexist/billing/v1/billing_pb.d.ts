@@ -56,7 +56,8 @@ export declare type UsageRecord = Message<"coexist.billing.v1.UsageRecord"> & {
   category: string;
 
   /**
-   * Rate-card market of the recipient (e.g. `BR`, `IN`, `Rest of Latin America`).
+   * Rate-card market of the recipient, as Meta's rate card names it (`Brazil`, `India`,
+   * `North America`, `Rest of Latin America`, `Other`); empty when unknown (a user-id recipient).
    *
    * @generated from field: string market = 6;
    */
@@ -77,8 +78,8 @@ export declare type UsageRecord = Message<"coexist.billing.v1.UsageRecord"> & {
   billable: boolean;
 
   /**
-   * Why it is free when not billable (`customer_service_window`, `free_entry_point`,
-   * `business_app_echo`, ...); empty when billable.
+   * Why it is free when not billable: `service_window`, `utility_in_window`, `free_entry_point`,
+   * `business_app`, `not_delivered`, `non_template`, `meta_free`; empty when billable.
    *
    * @generated from field: string free_reason = 9;
    */
@@ -132,6 +133,37 @@ export declare type UsageRecord = Message<"coexist.billing.v1.UsageRecord"> & {
    * @generated from field: int64 message_sent_at = 16;
    */
   messageSentAt: bigint;
+
+  /**
+   * Starts at 1 and grows each time this line's verdict or price changes (a late status with
+   * Meta's pricing, a volume-tier update from Meta); consumers keep the highest revision per
+   * usage_id.
+   *
+   * @generated from field: uint32 revision = 17;
+   */
+  revision: number;
+
+  /**
+   * Volume tier the unit price came from (`101:1000`, `1001:MAX`); empty for untiered prices.
+   *
+   * @generated from field: string tier = 18;
+   */
+  tier: string;
+
+  /**
+   * Where the message came from: `api` (Cloud API), `business_app` (coexistence echo, always
+   * free) or `unknown` (known only from a status webhook).
+   *
+   * @generated from field: string origin = 19;
+   */
+  origin: string;
+
+  /**
+   * ISO 3166 alpha-2 of the recipient when the calling code names one country; empty otherwise.
+   *
+   * @generated from field: string country = 20;
+   */
+  country: string;
 };
 
 /**
@@ -141,7 +173,10 @@ export declare type UsageRecord = Message<"coexist.billing.v1.UsageRecord"> & {
 export declare const UsageRecordSchema: GenMessage<UsageRecord>;
 
 /**
- * A tenant's balance or its state changed. Topic `wa.billing.balance.v1`, key = tenant_id.
+ * A tenant's balance state changed (OK, LOW, EXHAUSTED). Published on `wa.billing.usage.v1`
+ * (ARCHITECTURE.md: billing's topic; header `event-type: billing.balance_changed`, `schema:
+ * coexist.billing.v1.TenantBalanceEvent`) and on `wa.billing.balance.v1`; key = tenant_id. The
+ * outbound sender refuses a tenant's paid sends while its latest state is EXHAUSTED.
  *
  * @generated from message coexist.billing.v1.TenantBalanceEvent
  */

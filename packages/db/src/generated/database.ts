@@ -154,6 +154,7 @@ export interface BillingOutbox {
   payload: Buffer;
   schema: string;
   tenant_id: string | null;
+  topic: string;
 }
 
 export interface BillingRateCards {

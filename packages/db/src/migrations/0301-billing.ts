@@ -195,6 +195,7 @@ export async function up (db: Kysely<any>): Promise<void> {
   // (at least once; consumers dedupe UsageRecord by usage_id + revision).
   await db.schema.createTable('billing_outbox')
     .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
+    .addColumn('topic', 'text', (c) => c.notNull()) // a @coexist/bus topic key, e.g. 'billing.usage'
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('event_type', 'text', (c) => c.notNull())
     .addColumn('schema', 'text', (c) => c.notNull())

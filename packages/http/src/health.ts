@@ -38,7 +38,8 @@ async function runCheck (name: string, check: ReadinessCheck, timeoutMs: number,
 
 /**
  * `GET /health/live` (200 while the process serves) and `GET /health/ready` (200 only when every
- * check passes within the time limit, 503 otherwise and once `app.markNotReady()` was called).
+ * check passes within the time limit, 503 otherwise and once `app.markNotReady()` was called;
+ * from then on every response also carries `Connection: close`).
  */
 export const healthPlugin = fp(async (app: FastifyInstance, opts: HealthPluginOptions) => {
   let shuttingDown = false
@@ -47,6 +48,12 @@ export const healthPlugin = fp(async (app: FastifyInstance, opts: HealthPluginOp
   app.decorate('markNotReady', () => { shuttingDown = true })
   // Also when the app is closed some other way than installGracefulShutdown.
   app.addHook('preClose', async () => { shuttingDown = true })
+  // Once shutting down, every answer (in-flight ones too) closes its connection: otherwise
+  // keep-alive clients hold the server open past close() and keep sending to a leaving pod.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if (shuttingDown) reply.header('connection', 'close')
+    return payload
+  })
 
   const routeOpts = { config: { auth: 'none', rateLimit: false }, schema: { hide: true } } as const
 

@@ -52,11 +52,12 @@ export function installGracefulShutdown (app: FastifyInstance, opts: GracefulShu
   const drainMs = opts.drainMs ?? 5_000
   const log = opts.logger
   let running: Promise<number> | undefined
-  let exited = false
+  let exitCode: number | undefined
 
+  /** Exits once; later calls return the code the process already exits with. */
   const finish = (code: number): number => {
-    if (!exited) { exited = true; exit(code) }
-    return code
+    if (exitCode === undefined) { exitCode = code; exit(code) }
+    return exitCode
   }
 
   const run = async (reason: string): Promise<number> => {
@@ -66,8 +67,7 @@ export function installGracefulShutdown (app: FastifyInstance, opts: GracefulShu
       timer = setTimeout(() => {
         log.error({ timeoutMs }, 'shutdown timed out; exiting')
         resolve(1)
-      }, timeoutMs)
-      timer.unref()
+      }, timeoutMs) // not unref'd: the deadline must fire even if nothing else keeps the loop alive
     })
     const work = (async (): Promise<number> => {
       app.markNotReady()

@@ -1,5 +1,5 @@
 import { createLogger } from '@coexist/logger'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { z } from 'zod'
 import { createHttpApp, extractApiKey, requireRole, requireTenantId, type FastifyPluginAsyncZod, type HttpApp } from '../src/index.ts'
 import { ADMIN_KEY, bearer, buildTestApp, OPS_ADMIN_KEY, TENANT_A_KEY, TENANT_B_KEY } from './helpers.ts'
@@ -15,7 +15,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.get('/v1/public', { config: { auth: 'none' } }, async (request) => ({ principal: request.principal }))
 }
 
-async function app (t: Parameters<Parameters<typeof t.test>[1]>[0]): Promise<HttpApp> {
+async function app (t: Test): Promise<HttpApp> {
   const a = await buildTestApp(t)
   await a.register(routes)
   return a

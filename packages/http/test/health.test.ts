@@ -6,6 +6,7 @@ t.test('live is 200 while serving; ready is 200 with each check when all pass', 
   const live = await a.inject({ method: 'GET', url: '/health/live' })
   t.equal(live.statusCode, 200)
   t.equal(live.headers['cache-control'], 'no-store')
+  t.not(live.headers.connection, 'close')
   const ready = await a.inject({ method: 'GET', url: '/health/ready' })
   t.equal(ready.statusCode, 200)
   t.same(ready.json(), { status: 'ready', checks: { postgres: 'ok', kafka: 'ok' } })
@@ -46,7 +47,9 @@ t.test('markNotReady: ready answers 503 shutting_down for good, live stays 200',
   t.equal(res.statusCode, 503)
   t.same(res.json(), { status: 'shutting_down', checks: {} })
   t.equal(calls, 1, 'checks no longer run')
-  t.equal((await a.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
+  const live = await a.inject({ method: 'GET', url: '/health/live' })
+  t.equal(live.statusCode, 200)
+  t.equal(live.headers.connection, 'close', 'keep-alive clients are told to go')
 })
 
 t.test('health needs no key and is not rate limited', async (t) => {

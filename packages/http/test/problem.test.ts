@@ -1,5 +1,5 @@
 import { defineErrors } from '@coexist/errors'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { z } from 'zod'
 import { PROBLEM_CONTENT_TYPE, type FastifyPluginAsyncZod, type HttpApp } from '../src/index.ts'
 import { buildTestApp, captureLogs, TENANT_A_KEY } from './helpers.ts'
@@ -26,7 +26,7 @@ const routes: FastifyPluginAsyncZod = async (app) => {
   app.get('/bad-response', { config: { auth: 'none' }, schema: { response: { 200: z.object({ id: z.string() }) } } }, async () => ({ id: 42 }) as never)
 }
 
-async function app (t: Parameters<Parameters<typeof t.test>[1]>[0], logger = captureLogs()): Promise<HttpApp> {
+async function app (t: Test, logger = captureLogs()): Promise<HttpApp> {
   const a = await buildTestApp(t, { logger: logger.logger, bodyLimit: 1024 })
   await a.register(routes)
   return a

@@ -111,6 +111,17 @@ t.test('the verdict comes before the body is read: no key + bad JSON is 401, not
   t.equal(res.statusCode, 401)
 })
 
+t.test('the /v1 default applies to routes registered under a /v1 prefix', async (t) => {
+  const a = await buildTestApp(t)
+  await a.register(async (scoped) => {
+    scoped.get('/things', async (request) => ({ tenant: requireTenantId(request) }))
+    scoped.get('/open', { config: { auth: 'none' } }, async () => ({ ok: true }))
+  }, { prefix: '/v1' })
+  t.equal((await a.inject({ method: 'GET', url: '/v1/things' })).statusCode, 401)
+  t.same((await a.inject({ method: 'GET', url: '/v1/things', headers: bearer(TENANT_A_KEY) })).json(), { tenant: 'tenant_a' })
+  t.equal((await a.inject({ method: 'GET', url: '/v1/open' })).statusCode, 200)
+})
+
 t.test('a protected route without the auth option is refused at registration', async (t) => {
   const a = await createHttpApp({ logger: createLogger({ level: 'silent' }), service: 'x', readiness: {} })
   t.teardown(() => a.close())

@@ -1,0 +1,117 @@
+/**
+ * The sync service's Kafka consumers as one typed table: topic → schema → handler → retry policy.
+ * Webhook records (WebhookChange) carry the change's `value` as JSON bytes; it is validated with
+ * @coexist/meta's schema for the field before any handler runs. An invalid value, or a webhook
+ * for a number we do not know, is a permanent error: the bus dead-letters it with the issue.
+ * Each record is written in one transaction; the bus commits its offset only after the handler
+ * returned, i.e. after the commit. Database outages are retried without end (never dead-letter
+ * good data because Postgres was down).
+ */
+import type { BusRecord, RetryPolicy, TopicHandlers } from '@coexist/bus'
+import type { OutboundRequest, OutboundResult, WebhookChange } from '@coexist/contracts'
+import type { Db, Transaction, Database } from '@coexist/db'
+import { parseChangeValue, type WebhookField, type WebhookValue } from '@coexist/meta'
+import { SyncErrors } from '../errors.ts'
+import { ingestAccountUpdate } from '../ingest/account-update.ts'
+import { importHistory } from '../ingest/history.ts'
+import { ingestEchoes, ingestMessages, ingestStateSync } from '../ingest/live.ts'
+import type { NumberDirectory, NumberInfo } from '../ingest/number-directory.ts'
+import { ingestOutboundRequest, ingestOutboundResult } from '../ingest/outbound.ts'
+
+export interface ConsumerDeps {
+  db: Db
+  directory: NumberDirectory
+  clock: () => Date
+  /** Called after each committed write (the outbox relay publishes at once). */
+  afterCommit?: () => void
+}
+
+const RETRY: Partial<RetryPolicy> = { maxAttempts: 8, initialBackoffMs: 200, maxBackoffMs: 10_000, exhausted: 'retry-forever' }
+
+/** SQLSTATE classes that mean "this data can never be written" rather than "try again". */
+const PERMANENT_SQL = /^(22|23|42)/
+
+const dec = new TextDecoder()
+
+/** Parses a WebhookChange's value with the field's schema; a bad one is a permanent error. */
+export function parseWebhookChange<F extends WebhookField> (field: F, change: WebhookChange): WebhookValue<F> {
+  let raw: unknown
+  try {
+    raw = JSON.parse(dec.decode(change.valueJson))
+  } catch (cause) {
+    throw SyncErrors.SYNC_RECORD_INVALID.create({ message: `${field} value is not JSON`, cause })
+  }
+  const r = parseChangeValue(field, raw)
+  if (!r.ok) {
+    throw SyncErrors.SYNC_RECORD_INVALID.create({
+      message: `${field} value does not match Meta's schema: ${r.error.message}`,
+      detail: { field, issues: r.error.issues?.slice(0, 20) }
+    })
+  }
+  return r.value as WebhookValue<F>
+}
+
+async function inTransaction<T> (deps: ConsumerDeps, fn: (tx: Transaction<Database>) => Promise<T>): Promise<T> {
+  try {
+    const out = await deps.db.transaction().execute(fn)
+    deps.afterCommit?.()
+    return out
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && PERMANENT_SQL.test(code)) {
+      throw SyncErrors.SYNC_RECORD_INVALID.create({ message: 'the record cannot be stored', cause: err, detail: { sqlstate: code } })
+    }
+    throw err
+  }
+}
+
+async function numberOf (deps: ConsumerDeps, phoneNumberId: string): Promise<NumberInfo> {
+  const n = await deps.directory.get(deps.db, phoneNumberId)
+  if (n === undefined) throw SyncErrors.SYNC_UNKNOWN_NUMBER.create({ detail: { phoneNumberId } })
+  return n
+}
+
+type PhoneField = 'messages' | 'smb_message_echoes' | 'smb_app_state_sync' | 'history'
+
+function phoneScoped<F extends PhoneField> (deps: ConsumerDeps, field: F,
+  ingest: (tx: Transaction<Database>, n: NumberInfo, v: WebhookValue<F>, at: Date) => Promise<unknown>) {
+  return async (record: BusRecord<WebhookChange>): Promise<void> => {
+    const value = parseWebhookChange(field, record.value)
+    const phoneNumberId = record.value.phoneNumberId !== '' ? record.value.phoneNumberId : (value as { metadata: { phone_number_id: string } }).metadata.phone_number_id
+    const number = await numberOf(deps, phoneNumberId)
+    await inTransaction(deps, async (tx) => await ingest(tx, number, value, deps.clock()))
+  }
+}
+
+/** The handler table (see the module comment). */
+export function syncConsumers (deps: ConsumerDeps): TopicHandlers {
+  return {
+    'webhook.messages': { ordering: 'key', retry: RETRY, handle: phoneScoped(deps, 'messages', ingestMessages) },
+    'webhook.smb_message_echoes': { ordering: 'key', retry: RETRY, handle: phoneScoped(deps, 'smb_message_echoes', ingestEchoes) },
+    'webhook.smb_app_state_sync': { ordering: 'key', retry: RETRY, handle: phoneScoped(deps, 'smb_app_state_sync', ingestStateSync) },
+    'webhook.history': { ordering: 'key', maxConcurrency: 4, retry: RETRY, handle: phoneScoped(deps, 'history', importHistory) },
+    'webhook.account_update': {
+      retry: RETRY,
+      handle: async (record) => {
+        const value = parseWebhookChange('account_update', record.value)
+        const wabaId = value.waba_info?.waba_id ?? (record.value.wabaId !== '' ? record.value.wabaId : record.value.entryId)
+        await inTransaction(deps, async (tx) => await ingestAccountUpdate(tx, {
+          wabaId, entryTime: Number(record.value.entryTime), receivedAt: Number(record.value.receivedAt), now: deps.clock()
+        }, value))
+      }
+    },
+    'outbound.requests': {
+      ordering: 'key',
+      retry: RETRY,
+      handle: async (record: BusRecord<OutboundRequest>) => { await inTransaction(deps, async (tx) => { await ingestOutboundRequest(tx, record.value) }) }
+    },
+    'outbound.results': {
+      ordering: 'key',
+      retry: RETRY,
+      handle: async (record: BusRecord<OutboundResult>) => {
+        const number = await numberOf(deps, record.value.phoneNumberId)
+        await inTransaction(deps, async (tx) => await ingestOutboundResult(tx, number, record.value))
+      }
+    }
+  }
+}

@@ -1,0 +1,604 @@
+/**
+ * The bus consumer: a typed table of handlers (topic → handle + retry policy), records decoded
+ * with the topic's contract before a handler sees them, invalid records dead-lettered with the
+ * issue in headers (never dropped silently), and offsets committed only below finished work.
+ *
+ * How it runs. kafkajs's `eachBatch` only hands records over: each goes into a lane of its
+ * partition (one lane per partition with `ordering: 'partition'`, the default; one lane per key
+ * with `ordering: 'key'`, up to `maxConcurrency` lanes running at once) and its offset is
+ * tracked. Lanes run outside `eachBatch`, so a slow key never holds the fetch loop. A record is
+ * "finished" when its handler succeeded or it went to the dead-letter topic; each partition
+ * commits its watermark: the lowest unfinished offset (see offset-tracker.ts).
+ *
+ * Rebalances. kafkajs has no revoke callback. On REBALANCING the consumer stops starting records
+ * and commits the watermarks at once (still in the old generation); on GROUP_JOIN it drops the
+ * partitions it no longer owns (queued records discarded, in-flight ones signalled through
+ * `record.signal` and never committed) and carries on with the ones it kept. kafkajs refetches
+ * kept partitions from the committed offset; records already held are skipped, not run twice.
+ * A crash of the kafkajs consumer (it leaves the group) drops every partition.
+ *
+ * Back-pressure. A partition holding `maxPendingPerPartition` unfinished records is paused in
+ * kafkajs and resumed when half of them finished; `pause(topics)`/`resume(topics)` let the
+ * service stop fetching (e.g. its database pool is saturated).
+ *
+ * @example
+ * const consumer = createBusConsumer({
+ *   kafka, registry, producer, logger, groupId: 'sync',
+ *   handlers: {
+ *     'webhook.messages': { ordering: 'key', handle: async (r) => { await store(r.value) } },
+ *     'outbound.results': { handle: async (r) => { … }, retry: { maxAttempts: 10 } }
+ *   }
+ * })
+ * await consumer.start()
+ * …
+ * await consumer.stop()
+ */
+import { fromBinary } from '@bufbuild/protobuf'
+import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
+import type { Logger } from '@coexist/logger'
+import { findCode, findCoexistError } from '@coexist/errors'
+import { channels } from './diagnostics.ts'
+import { BusErrors } from './errors.ts'
+import { DEAD_LETTER_HEADER, HEADER, PROTOBUF_CONTENT_TYPE, decodeHeaders } from './headers.ts'
+import { OffsetTracker } from './offset-tracker.ts'
+import { createBusProducer, type BusProducer } from './producer.ts'
+import type { TopicKey, TopicRegistry, TopicSpec, ValueOf } from './topics.ts'
+
+/** One decoded record, as a handler receives it. */
+export interface BusRecord<V> {
+  topic: string
+  topicKey: TopicKey
+  partition: number
+  offset: string
+  /** The record key as UTF-8 text (ids), or null. */
+  key: string | null
+  /** The decoded message (or bytes, for topics without a contract). */
+  value: V
+  /** Headers as UTF-8 text. */
+  headers: Readonly<Record<string, string>>
+  /** Record timestamp, ms since the Unix epoch. */
+  timestamp: number
+  /** The `trace-id` header, when present. */
+  traceId: string | undefined
+  /** 1 for the first attempt. */
+  attempt: number
+  /** Aborted when the partition is revoked or a stop runs out of time: stop work, don't commit side effects. */
+  signal: AbortSignal
+  /** Child logger bound to `{ topic, partition, offset }`. */
+  log: Logger
+}
+
+export interface RetryPolicy {
+  /** Attempts before a failing record is dead-lettered. Default 5. */
+  maxAttempts: number
+  /** First back-off, ms; doubles each attempt (with jitter) up to maxBackoffMs. Default 200. */
+  initialBackoffMs: number
+  maxBackoffMs: number
+  /**
+   * After the last attempt: `dead-letter` the record and go on (default), or `retry-forever`
+   * (the record's lane waits; use it where skipping is worse than stalling). Errors coded as
+   * not retryable (a CoexistError with `retryable: false`) are dead-lettered at once either way.
+   */
+  exhausted: 'dead-letter' | 'retry-forever'
+}
+
+export interface TopicHandler<K extends TopicKey> {
+  handle: (record: BusRecord<ValueOf<K>>) => Promise<void> | void
+  retry?: Partial<RetryPolicy>
+  /** `partition` (default): in offset order, one at a time. `key`: per-key order, keys in parallel. */
+  ordering?: 'partition' | 'key'
+  /** Lanes (keys) running at once per partition with `ordering: 'key'`. Default 16. */
+  maxConcurrency?: number
+}
+
+/** The typed handler table: topic key → handler. The contract comes from the registry. */
+export type TopicHandlers = { [K in TopicKey]?: TopicHandler<K> }
+
+export interface BusConsumerOptions {
+  kafka: Kafka
+  registry: TopicRegistry
+  groupId: string
+  logger: Logger
+  handlers: TopicHandlers
+  /** Producer for dead letters; when absent the consumer creates and owns one. */
+  producer?: BusProducer
+  /** Where a new group starts: the earliest record (default) or only new ones. */
+  fromBeginning?: boolean
+  sessionTimeoutMs?: number
+  heartbeatIntervalMs?: number
+  rebalanceTimeoutMs?: number
+  /** Longest a fetch waits for data, ms. Default 1000. */
+  maxWaitTimeMs?: number
+  /** Fetch size per partition; a larger first record is still returned. Default 1 MiB. */
+  maxBytesPerPartition?: number
+  /** How often finished offsets are committed, ms. Default 500. */
+  commitIntervalMs?: number
+  /** Unfinished records per partition before it is paused. Default 1000. */
+  maxPendingPerPartition?: number
+  /** How long stop() waits for in-flight handlers before aborting them, ms. Default 30000. */
+  stopTimeoutMs?: number
+  /** start() waits this long for the first group join, ms (0: do not wait). Default 30000. */
+  joinTimeoutMs?: number
+  /** Partitions whose batches kafkajs hands over concurrently. Default 4. */
+  partitionsConsumedConcurrently?: number
+  /** Called when the consumer crashed for good (kafkajs will not restart it). */
+  onFatal?: (err: Error) => void
+}
+
+export interface PartitionAssignment { topic: string, partitions: number[] }
+
+export interface BusConsumer {
+  /** Connects, subscribes to the handlers' topics, runs; resolves after the first group join. */
+  start: () => Promise<void>
+  /** Stops fetching, lets in-flight handlers finish (up to stopTimeoutMs), commits, leaves the group. */
+  stop: () => Promise<void>
+  /** Stops fetching the given topics (default all) until resume(); in-flight work goes on. */
+  pause: (topics?: TopicKey[]) => void
+  resume: (topics?: TopicKey[]) => void
+  /** Commits finished offsets now. */
+  commit: () => Promise<void>
+  /** Partitions this member owns. */
+  assignments: () => PartitionAssignment[]
+}
+
+interface Work {
+  readonly topic: string
+  readonly partition: number
+  readonly spec: TopicSpec
+  readonly handler: TopicHandler<TopicKey>
+  readonly policy: RetryPolicy
+  readonly maxConcurrency: number
+  readonly byKey: boolean
+  readonly tracker: OffsetTracker
+  readonly lanes: Map<string, KafkaMessage[]>
+  readonly ready: string[]
+  readonly abort: AbortController
+  running: number
+  lastCommitted: number
+  kafkaPaused: boolean
+}
+
+const DEFAULT_POLICY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 10_000, exhausted: 'dead-letter' }
+const NULL_KEY = '\u0000'
+
+const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
+
+function sleep (ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) { resolve(); return }
+    const onAbort = (): void => { clearTimeout(timer); resolve() }
+    const timer = setTimeout(() => { signal.removeEventListener('abort', onAbort); resolve() }, ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
+
+function backoff (policy: RetryPolicy, attempt: number): number {
+  const base = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1))
+  return Math.round(base * (0.75 + Math.random() * 0.5))
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 1000)
+
+/** Creates the consumer (not started). See the module comment. */
+export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
+  const { kafka, registry, groupId } = opts
+  const logger = opts.logger.child({ component: 'bus-consumer', groupId })
+  const maxPending = opts.maxPendingPerPartition ?? 1000
+  const commitIntervalMs = opts.commitIntervalMs ?? 500
+  const stopTimeoutMs = opts.stopTimeoutMs ?? 30_000
+  const joinTimeoutMs = opts.joinTimeoutMs ?? 30_000
+
+  const specs = new Map<string, { spec: TopicSpec, handler: TopicHandler<TopicKey> }>()
+  for (const [key, handler] of Object.entries(opts.handlers) as [TopicKey, TopicHandler<TopicKey> | undefined][]) {
+    if (handler === undefined) continue
+    const spec = registry.topic(key)
+    specs.set(spec.name, { spec, handler })
+  }
+  if (specs.size === 0) throw BusErrors.BUS_INVALID_OPTIONS.create({ message: 'a consumer needs at least one handler' })
+
+  const ownsProducer = opts.producer === undefined
+  const producer = opts.producer ?? createBusProducer({ kafka, registry, logger: opts.logger })
+  const consumer: Consumer = kafka.consumer({
+    groupId,
+    allowAutoTopicCreation: false,
+    sessionTimeout: opts.sessionTimeoutMs ?? 30_000,
+    heartbeatInterval: opts.heartbeatIntervalMs ?? 3000,
+    rebalanceTimeout: opts.rebalanceTimeoutMs ?? 60_000,
+    maxWaitTimeInMs: opts.maxWaitTimeMs ?? 1000,
+    maxBytesPerPartition: opts.maxBytesPerPartition ?? 1024 * 1024
+  })
+
+  const works = new Map<string, Work>()
+  /** Partitions of the current generation (from GROUP_JOIN); only these are worked on and committed. */
+  let owned = new Set<string>()
+  const userPaused = new Set<string>()
+  let rebalancing = false
+  let stopping = false
+  let started = false
+  let stopped: Promise<void> | undefined
+  let commitTimer: NodeJS.Timeout | undefined
+  let commitChain: Promise<void> = Promise.resolve()
+  const stopSignal = new AbortController()
+  let drainWaiters: (() => void)[] = []
+
+  function newWork (topic: string, partition: number): Work {
+    const entry = specs.get(topic)
+    if (entry === undefined) throw BusErrors.BUS_UNKNOWN_TOPIC.create({ detail: { topic } })
+    const byKey = entry.handler.ordering === 'key'
+    return {
+      topic,
+      partition,
+      spec: entry.spec,
+      handler: entry.handler,
+      policy: { ...DEFAULT_POLICY, ...entry.handler.retry },
+      maxConcurrency: byKey ? Math.max(1, entry.handler.maxConcurrency ?? 16) : 1,
+      byKey,
+      tracker: new OffsetTracker(),
+      lanes: new Map(),
+      ready: [],
+      abort: new AbortController(),
+      running: 0,
+      lastCommitted: -1,
+      kafkaPaused: false
+    }
+  }
+
+  function totalRunning (): number {
+    let n = 0
+    for (const w of works.values()) n += w.running
+    return n
+  }
+
+  function notifyDrain (): void {
+    if (drainWaiters.length > 0 && totalRunning() === 0) for (const f of drainWaiters.splice(0)) f()
+  }
+
+  // ---- back-pressure -------------------------------------------------------------------------
+
+  function pausePartition (w: Work): void {
+    if (w.kafkaPaused) return
+    w.kafkaPaused = true
+    // A user-paused topic is paused as a whole; pausing one partition would un-pause the rest.
+    if (!userPaused.has(w.topic)) consumer.pause([{ topic: w.topic, partitions: [w.partition] }])
+  }
+
+  function maybeResumePartition (w: Work): void {
+    if (!w.kafkaPaused || w.tracker.unfinished > maxPending / 2 || w.tracker.size >= maxPending * 10) return
+    w.kafkaPaused = false
+    if (!userPaused.has(w.topic) && !stopping) consumer.resume([{ topic: w.topic, partitions: [w.partition] }])
+  }
+
+  // ---- running records ----------------------------------------------------------------------
+
+  function laneOf (w: Work, m: KafkaMessage): string {
+    if (!w.byKey) return ''
+    return m.key === null || m.key === undefined ? NULL_KEY : m.key.toString('latin1')
+  }
+
+  function accept (w: Work, m: KafkaMessage): void {
+    w.tracker.add(Number(m.offset))
+    const lane = laneOf(w, m)
+    const q = w.lanes.get(lane)
+    if (q !== undefined) { q.push(m); return } // queued or running: runs after the ones before it
+    w.lanes.set(lane, [m])
+    w.ready.push(lane)
+  }
+
+  function pump (w: Work): void {
+    while (!rebalancing && !stopping && !w.abort.signal.aborted && w.running < w.maxConcurrency && w.ready.length > 0) {
+      const lane = w.ready.shift()!
+      const q = w.lanes.get(lane)!
+      const m = q.shift()!
+      w.running++
+      void run(w, m).then((finished) => {
+        w.running--
+        if (q.length > 0) w.ready.push(lane); else w.lanes.delete(lane)
+        if (finished && !w.abort.signal.aborted && owned.has(tpKey(w.topic, w.partition))) {
+          if (w.tracker.finish(Number(m.offset))) scheduleCommit()
+          maybeResumePartition(w)
+        }
+        pump(w)
+        notifyDrain()
+      })
+    }
+  }
+
+  /** Processes one record; true when it is finished (handled or dead-lettered). */
+  async function run (w: Work, m: KafkaMessage): Promise<boolean> {
+    const headers = decodeHeaders(m.headers)
+    const bytes = m.value ?? Buffer.alloc(0)
+    const log = logger.child({ topic: w.topic, partition: w.partition, offset: m.offset })
+    let value: unknown = bytes
+    const schema = w.spec.schema
+    if (schema !== null) {
+      const named = headers[HEADER.schema]
+      const ct = headers[HEADER.contentType]
+      if ((named !== undefined && named !== schema.typeName) || (ct !== undefined && ct !== PROTOBUF_CONTENT_TYPE)) {
+        const err = BusErrors.BUS_SCHEMA_MISMATCH.create({
+          message: `expected ${schema.typeName} (${PROTOBUF_CONTENT_TYPE}), got schema=${named ?? '-'} content-type=${ct ?? '-'}`
+        })
+        return await deadLetter(w, m, 'schema-mismatch', err, 0, log)
+      }
+      try {
+        value = fromBinary(schema, bytes)
+      } catch (cause) {
+        const err = BusErrors.BUS_DECODE_FAILED.create({ message: `not a valid ${schema.typeName}: ${errorText(cause)}`, cause })
+        return await deadLetter(w, m, 'decode', err, 0, log)
+      }
+    }
+    const key = m.key === null || m.key === undefined ? null : m.key.toString('utf8')
+    for (let attempt = 1; ; attempt++) {
+      if (w.abort.signal.aborted) return false
+      const started = performance.now()
+      try {
+        await w.handler.handle({
+          topic: w.topic,
+          topicKey: w.spec.key,
+          partition: w.partition,
+          offset: m.offset,
+          key,
+          value: value as never,
+          headers,
+          timestamp: Number(m.timestamp),
+          traceId: headers[HEADER.traceId],
+          attempt,
+          signal: w.abort.signal,
+          log
+        })
+        channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs: performance.now() - started, attempt, outcome: 'ok' })
+        return true
+      } catch (err) {
+        const durationMs = performance.now() - started
+        if (w.abort.signal.aborted) return false
+        const coded = findCoexistError(err)
+        const permanent = coded !== undefined && !coded.retryable
+        const exhausted = attempt >= w.policy.maxAttempts && w.policy.exhausted === 'dead-letter'
+        if (permanent || exhausted) {
+          channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs, attempt, outcome: 'dead-letter' })
+          log.error({ err, attempt }, 'handler failed; dead-lettering the record')
+          return await deadLetter(w, m, 'handler', err, attempt, log)
+        }
+        channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs, attempt, outcome: 'retry' })
+        log.warn({ err, attempt }, 'handler failed; retrying')
+        // A stop interrupts the back-off: the record stays unfinished and is redelivered.
+        await sleep(backoff(w.policy, attempt), AbortSignal.any([w.abort.signal, stopSignal.signal]))
+        if (stopping) return false
+      }
+    }
+  }
+
+  /** Copies the record to the dead-letter topic with the issue in headers; retries until Kafka takes it. */
+  async function deadLetter (w: Work, m: KafkaMessage, reason: string, err: unknown, attempts: number, log: Logger): Promise<boolean> {
+    const headers: Record<string, string | Uint8Array> = {}
+    for (const [k, v] of Object.entries(m.headers ?? {})) {
+      const first = Array.isArray(v) ? v[0] : v
+      if (first !== undefined) headers[k] = first
+    }
+    Object.assign(headers, {
+      [DEAD_LETTER_HEADER.reason]: reason,
+      [DEAD_LETTER_HEADER.errorCode]: findCode(err) ?? 'UNCODED',
+      [DEAD_LETTER_HEADER.error]: errorText(err),
+      [DEAD_LETTER_HEADER.sourceTopic]: w.topic,
+      [DEAD_LETTER_HEADER.sourcePartition]: String(w.partition),
+      [DEAD_LETTER_HEADER.sourceOffset]: m.offset,
+      [DEAD_LETTER_HEADER.groupId]: groupId,
+      [DEAD_LETTER_HEADER.attempts]: String(attempts),
+      [DEAD_LETTER_HEADER.at]: String(Date.now())
+    })
+    for (let attempt = 1; ; attempt++) {
+      if (w.abort.signal.aborted) return false
+      try {
+        await producer.publishRaw('deadletter', { key: m.key ?? null, value: m.value ?? Buffer.alloc(0), headers })
+        channels.deadLetter.publish({ topic: w.topic, partition: w.partition, groupId, reason })
+        log.warn({ reason, code: headers[DEAD_LETTER_HEADER.errorCode] }, 'record dead-lettered')
+        return true
+      } catch (e) {
+        log.error({ err: e, attempt }, 'cannot write the dead letter; retrying')
+        await sleep(backoff(DEFAULT_POLICY, attempt), AbortSignal.any([w.abort.signal, stopSignal.signal]))
+        if (stopping) return false
+      }
+    }
+  }
+
+  // ---- commits ------------------------------------------------------------------------------
+
+  /** Offsets to commit now, for owned partitions whose watermark moved. Synchronous on purpose. */
+  function pendingCommits (): { topic: string, partition: number, offset: string, w: Work, c: number }[] {
+    const out = []
+    for (const w of works.values()) {
+      if (!owned.has(tpKey(w.topic, w.partition)) || w.abort.signal.aborted) continue
+      const c = w.tracker.committable()
+      if (c !== undefined && c > w.lastCommitted) out.push({ topic: w.topic, partition: w.partition, offset: String(c), w, c })
+    }
+    return out
+  }
+
+  /**
+   * Sends a commit. `consumer.commitOffsets` binds the group generation synchronously, so a call
+   * made before a rejoin completes can only commit in the generation that owned the partitions.
+   */
+  async function sendCommit (list: ReturnType<typeof pendingCommits>): Promise<void> {
+    if (list.length === 0) return
+    try {
+      await consumer.commitOffsets(list.map(({ topic, partition, offset }) => ({ topic, partition, offset })))
+      for (const { w, c, topic, partition, offset } of list) {
+        if (c > w.lastCommitted) w.lastCommitted = c
+        channels.commit.publish({ groupId, topic, partition, offset })
+      }
+    } catch (err) {
+      // Not fatal: the next commit carries the same or a higher watermark; a lost commit only
+      // means redelivery of finished records, which idempotent handlers absorb.
+      logger.warn({ err }, 'offset commit failed')
+    }
+  }
+
+  function commitNow (): Promise<void> {
+    commitChain = commitChain.then(() => rebalancing ? undefined : sendCommit(pendingCommits()))
+    return commitChain
+  }
+
+  function scheduleCommit (): void {
+    if (commitTimer !== undefined || stopping) return
+    commitTimer = setTimeout(() => { commitTimer = undefined; void commitNow() }, commitIntervalMs)
+  }
+
+  // ---- group membership ---------------------------------------------------------------------
+
+  function revoke (w: Work): void {
+    w.abort.abort(BusErrors.BUS_CONSUMER_CRASHED.create({ message: `partition ${w.topic}[${w.partition}] revoked` }))
+    w.lanes.clear()
+    w.ready.length = 0
+    if (w.kafkaPaused && !userPaused.has(w.topic)) {
+      // kafkajs keeps pause state per topic across generations: leave none behind.
+      try { consumer.resume([{ topic: w.topic, partitions: [w.partition] }]) } catch { /* not running */ }
+    }
+    works.delete(tpKey(w.topic, w.partition))
+  }
+
+  consumer.on(consumer.events.REBALANCING, () => {
+    rebalancing = true
+    channels.rebalance.publish({ groupId, kind: 'rebalancing', assigned: owned.size })
+    // Commit while this member still belongs to the old generation (the group accepts commits
+    // from it until the rebalance completes): the next owner then starts after our finished work.
+    void sendCommit(pendingCommits())
+  })
+
+  consumer.on(consumer.events.GROUP_JOIN, (e) => {
+    const next = new Set<string>()
+    for (const [topic, partitions] of Object.entries(e.payload.memberAssignment)) {
+      for (const p of partitions) next.add(tpKey(topic, p))
+    }
+    for (const [k, w] of works) if (!next.has(k)) revoke(w)
+    owned = next
+    rebalancing = false
+    channels.rebalance.publish({ groupId, kind: 'joined', assigned: owned.size })
+    logger.info({ assigned: owned.size }, 'joined the consumer group')
+    for (const w of works.values()) pump(w)
+  })
+
+  consumer.on(consumer.events.CRASH, (e) => {
+    // kafkajs left the group before emitting this: every partition may be someone else's now.
+    rebalancing = true
+    for (const w of [...works.values()]) revoke(w)
+    owned = new Set()
+    channels.rebalance.publish({ groupId, kind: 'crash', assigned: 0 })
+    const err = e.payload.error
+    if (e.payload.restart) {
+      logger.warn({ err }, 'Kafka consumer crashed; kafkajs restarts it')
+    } else if (!stopping) {
+      logger.error({ err }, 'Kafka consumer crashed for good')
+      opts.onFatal?.(BusErrors.BUS_CONSUMER_CRASHED.create({ cause: err }))
+    }
+  })
+
+  async function eachBatch ({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    const k = tpKey(batch.topic, batch.partition)
+    if (stopping || !owned.has(k)) return
+    let w = works.get(k)
+    if (w === undefined) { w = newWork(batch.topic, batch.partition); works.set(k, w) }
+    for (const m of batch.messages) {
+      if (!isRunning() || isStale() || stopping || w.abort.signal.aborted) break
+      // After a rejoin kafkajs refetches kept partitions from the committed offset: records we
+      // already hold are resolved, not run twice.
+      if (Number(m.offset) >= w.tracker.nextExpected()) accept(w, m)
+      resolveOffset(m.offset)
+    }
+    if (w.tracker.unfinished >= maxPending || w.tracker.size >= maxPending * 10) pausePartition(w)
+    pump(w)
+  }
+
+  // ---- lifecycle ----------------------------------------------------------------------------
+
+  function topicNames (topics?: TopicKey[]): string[] {
+    if (topics === undefined) return [...specs.keys()]
+    return topics.map((t) => registry.topic(t).name).filter((n) => specs.has(n))
+  }
+
+  return {
+    async start (): Promise<void> {
+      if (started) throw BusErrors.BUS_INVALID_OPTIONS.create({ message: 'consumer already started' })
+      started = true
+      if (ownsProducer) await producer.connect()
+      await consumer.connect()
+      await consumer.subscribe({ topics: [...specs.keys()], fromBeginning: opts.fromBeginning ?? true })
+      let onJoin!: () => void
+      const joined = new Promise<void>((resolve) => { onJoin = resolve })
+      const off = consumer.on(consumer.events.GROUP_JOIN, () => onJoin())
+      await consumer.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 4,
+        eachBatch
+      })
+      if (joinTimeoutMs > 0) {
+        let timer: NodeJS.Timeout | undefined
+        const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), joinTimeoutMs) })
+        const r = await Promise.race([joined, timedOut])
+        clearTimeout(timer)
+        off()
+        if (r === 'timeout') throw BusErrors.BUS_CONSUMER_JOIN_TIMEOUT.create({ detail: { groupId, joinTimeoutMs } })
+      } else {
+        off()
+      }
+    },
+
+    stop (): Promise<void> {
+      stopped ??= (async () => {
+        stopping = true
+        clearTimeout(commitTimer)
+        if (started) {
+          try { consumer.pause([...specs.keys()].map((topic) => ({ topic }))) } catch { /* not running */ }
+        }
+        stopSignal.abort()
+        if (totalRunning() > 0) {
+          let timer: NodeJS.Timeout | undefined
+          await Promise.race([
+            new Promise<void>((resolve) => { drainWaiters.push(resolve) }),
+            new Promise<void>((resolve) => { timer = setTimeout(resolve, stopTimeoutMs) })
+          ])
+          clearTimeout(timer)
+          if (totalRunning() > 0) {
+            logger.warn({ running: totalRunning() }, 'stop: handlers still running after stopTimeoutMs; aborting them')
+            for (const w of works.values()) w.abort.abort(BusErrors.BUS_CONSUMER_CRASHED.create({ message: 'consumer stopped' }))
+          }
+        }
+        drainWaiters = []
+        await commitChain
+        if (!rebalancing) await sendCommit(pendingCommits())
+        await consumer.disconnect()
+        if (ownsProducer) await producer.disconnect()
+        works.clear()
+        owned = new Set()
+      })()
+      return stopped
+    },
+
+    pause (topics?: TopicKey[]): void {
+      const names = topicNames(topics)
+      for (const n of names) userPaused.add(n)
+      if (started && !stopping) consumer.pause(names.map((topic) => ({ topic })))
+    },
+
+    resume (topics?: TopicKey[]): void {
+      const names = topicNames(topics)
+      for (const n of names) userPaused.delete(n)
+      if (!started || stopping) return
+      consumer.resume(names.map((topic) => ({ topic })))
+      // Partitions held back by back-pressure stay paused.
+      for (const w of works.values()) {
+        if (names.includes(w.topic) && w.kafkaPaused) consumer.pause([{ topic: w.topic, partitions: [w.partition] }])
+      }
+    },
+
+    commit: () => commitNow(),
+
+    assignments (): PartitionAssignment[] {
+      const byTopic = new Map<string, number[]>()
+      for (const k of owned) {
+        const [topic, p] = k.split('\u0000') as [string, string]
+        byTopic.set(topic, [...byTopic.get(topic) ?? [], Number(p)])
+      }
+      return [...byTopic].map(([topic, partitions]) => ({ topic, partitions: partitions.sort((a, b) => a - b) }))
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import t from 'tap'
+import { RawWebhookSchema, UnroutedWebhookSchema, WebhookChangeSchema } from '@coexist/contracts'
+import { LARGE_MESSAGE_BYTES, TOPIC_KEYS, WEBHOOK_FIELDS, createTopicRegistry, describeTopicConfig, ensureTopics, webhookTopicKey } from '../src/index.ts'
+import { busEnv } from './helpers.ts'
+
+t.test('the registry names every architecture topic under the prefix, with its contract', async (t) => {
+  const r = createTopicRegistry()
+  t.equal(r.prefix, 'wa.')
+  t.equal(r.topic('webhook.raw').name, 'wa.webhook.raw.v1')
+  t.equal(r.topic('webhook.raw').schema, RawWebhookSchema)
+  for (const f of WEBHOOK_FIELDS) {
+    t.equal(r.topic(`webhook.${f}`).name, `wa.webhook.${f}.v1`)
+    t.equal(r.topic(`webhook.${f}`).schema, WebhookChangeSchema)
+  }
+  t.equal(r.topic('webhook.unrouted').schema, UnroutedWebhookSchema)
+  t.same(['outbound.requests', 'outbound.results', 'outbound.dlq', 'events', 'billing.usage'].map((k) => r.topic(k as 'events').name),
+    ['wa.outbound.requests.v1', 'wa.outbound.results.v1', 'wa.outbound.dlq.v1', 'wa.events.v1', 'wa.billing.usage.v1'])
+  t.equal(r.all().length, TOPIC_KEYS.length)
+  t.equal(new Set(r.all().map((s) => s.name)).size, TOPIC_KEYS.length, 'names are unique')
+  t.equal(r.byName('wa.events.v1')?.key, 'events')
+  t.equal(r.topic('outbound.requests').keyMeaning.startsWith('phone_number_id'), true)
+})
+
+t.test('webhook fields map to their topic, unknown fields to unrouted', async (t) => {
+  t.equal(webhookTopicKey('messages'), 'webhook.messages')
+  t.equal(webhookTopicKey('smb_message_echoes'), 'webhook.smb_message_echoes')
+  t.equal(webhookTopicKey('security'), 'webhook.unrouted')
+  t.equal(webhookTopicKey(''), 'webhook.unrouted')
+  t.equal(webhookTopicKey('__proto__'), 'webhook.unrouted')
+  t.equal(createTopicRegistry({ prefix: 'x.' }).forWebhookField('partner_solutions').name, 'x.webhook.unrouted.v1')
+})
+
+t.test('big-body topics take 8 MiB records; partitions and replication are configurable', async (t) => {
+  const r = createTopicRegistry({ prefix: 'p.', partitions: { 'webhook.messages': 24 }, replicationFactor: 3 })
+  t.equal(r.topic('webhook.raw').maxMessageBytes, LARGE_MESSAGE_BYTES)
+  t.equal(r.topic('webhook.raw').config['max.message.bytes'], String(8 * 1024 * 1024))
+  t.equal(r.topic('webhook.raw').config['compression.type'], 'gzip')
+  t.equal(r.topic('webhook.history').config['compression.type'], 'gzip')
+  t.equal(r.topic('webhook.messages').partitions, 24)
+  t.equal(r.topic('webhook.history').partitions, 12)
+  t.equal(r.topic('events').replicationFactor, 3)
+  t.equal(r.topic('events').config['min.insync.replicas'], '2')
+  t.equal(createTopicRegistry({ partitions: 2 }).topic('outbound.requests').partitions, 2)
+  t.throws(() => createTopicRegistry({ prefix: 'no-dot' }), { code: 'BUS_INVALID_OPTIONS' })
+  t.throws(() => createTopicRegistry({ partitions: 0 }), { code: 'BUS_INVALID_OPTIONS' })
+  t.throws(() => r.topic('nope' as 'events'), { code: 'BUS_UNKNOWN_TOPIC' })
+})
+
+t.test('event types', async (t) => {
+  const r = createTopicRegistry()
+  t.equal(r.topic('webhook.history').eventType({} as never), 'webhook.history')
+  t.equal(r.topic('events').eventType({ event: { case: 'messageReceived' } } as never), 'message_received')
+  t.equal(r.topic('outbound.results').eventType({ status: 1 } as never), 'outbound.sent')
+})
+
+t.test('ensureTopics creates the topics with their config and waits for leaders (real Kafka)', async (t) => {
+  const env = await busEnv(t, { partitions: 2 })
+  const names = env.registry.all().map((s) => s.name)
+  const meta = await env.admin.fetchTopicMetadata({ topics: names })
+  t.equal(meta.topics.length, names.length)
+  for (const topic of meta.topics) {
+    t.equal(topic.partitions.length, 2, `${topic.name} has 2 partitions`)
+    t.ok(topic.partitions.every((p) => p.leader >= 0), `${topic.name} has leaders`)
+  }
+  const raw = await describeTopicConfig(env.admin, env.registry.topic('webhook.raw').name, ['max.message.bytes', 'compression.type', 'retention.ms'])
+  t.same(raw, { 'max.message.bytes': '8388608', 'compression.type': 'gzip', 'retention.ms': String(30 * 24 * 3600 * 1000) })
+  const history = await describeTopicConfig(env.admin, env.registry.topic('webhook.history').name, ['max.message.bytes'])
+  t.equal(history['max.message.bytes'], '8388608')
+  const msgs = await describeTopicConfig(env.admin, env.registry.topic('webhook.messages').name, ['max.message.bytes'])
+  t.equal(msgs['max.message.bytes'], '8388608')
+  const out = await describeTopicConfig(env.admin, env.registry.topic('outbound.requests').name, ['max.message.bytes'])
+  t.equal(out['max.message.bytes'], String(2 * 1024 * 1024))
+
+  // A second run (another service starting) creates nothing and succeeds.
+  const again = await ensureTopics(env.admin, env.registry)
+  t.same(again.created, [])
+  t.equal(again.existing.length, names.length)
+})

@@ -233,9 +233,8 @@ export const MetaErrors = defineErrors('META_', {
   META_REQUEST_INVALID: { status: 422, message: 'request body is not valid for the Cloud API' },
   /** Refused before any byte was written (DNS, connect refused, pool closed): safe to retry. */
   META_CONNECT_FAILED: { status: 503, message: 'could not connect to Meta Graph API; the request was not sent', retryable: true, backoffMs: 1000 },
-  /** The request was (possibly) written, then the connection failed: outcome unknown. */
+  /** The request was (possibly) written, then the connection failed or the deadline passed: outcome unknown. */
   META_OUTCOME_UNKNOWN: { status: 504, message: 'connection to Meta Graph API failed after the request was sent; outcome unknown', retryable: true, backoffMs: 1000 },
-  META_TIMEOUT: { status: 504, message: 'Meta Graph API did not answer in time; outcome unknown', retryable: true, backoffMs: 1000 },
   META_MEDIA_TOO_LARGE: { status: 413, message: 'media is larger than the allowed size' },
   META_NO_APP_SECRETS: { status: 500, message: 'signature verifier needs at least one app secret' },
   META_CONFIG_INVALID: { status: 500, message: 'Graph client configuration is invalid' }

@@ -1,14 +1,12 @@
 import { getAccessToken, sql, type Db, type TokenCipher } from '@coexist/db'
 import type { Logger } from '@coexist/logger'
-import { findMetaApiError } from '@coexist/meta'
+import { findMetaApiError, type GraphClient } from '@coexist/meta'
 import { syncRetryDelayMs, type SyncType } from '../domain/onboarding.ts'
 import { applyOnboardingEvent } from '../store/onboarding.ts'
 import type { EventSubject } from '../store/outbox.ts'
 
-/** The one Graph call this worker makes (adapted from @coexist/meta's Graph client). */
-export interface SyncGraph {
-  requestAppDataSync: (input: { phoneNumberId: string, syncType: SyncType, accessToken: string }) => Promise<{ requestId: string }>
-}
+/** The one Graph call this worker makes. */
+export type SyncGraph = Pick<GraphClient, 'requestAppDataSync'>
 
 export interface SyncRequesterDeps {
   db: Db
@@ -78,8 +76,8 @@ export async function runSyncRequests (deps: SyncRequesterDeps): Promise<SyncRou
     try {
       const token = await getAccessToken(db, deps.cipher, c.phone_number_id)
       if (token === undefined) throw Object.assign(new Error('no access token is stored for this number'), { permanent: true })
-      const r = await deps.graph.requestAppDataSync({ phoneNumberId: c.phone_number_id, syncType: c.sync_type, accessToken: token })
-      outcome = { kind: 'accepted', requestId: r.requestId, note: null }
+      const r = await deps.graph.requestAppDataSync(c.phone_number_id, token, c.sync_type)
+      outcome = { kind: 'accepted', requestId: r.request_id, note: null }
     } catch (err) {
       const meta = findMetaApiError(err)
       const code = meta?.metaCode ?? null

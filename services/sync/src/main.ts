@@ -1,0 +1,61 @@
+/**
+ * The sync service process: config from the environment (once), clients (Postgres with
+ * migrations, Kafka with topics, the Graph client), the HTTP app on PORT (8081), the consumers
+ * and workers, and graceful shutdown. The only module that reads process.env or exits.
+ */
+import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection } from '@coexist/config'
+import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, kafkaReady } from '@coexist/bus'
+import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
+import { installGracefulShutdown, listen } from '@coexist/http'
+import { createLogger } from '@coexist/logger'
+import { createGraphClient } from '@coexist/meta'
+import { buildApp } from './app.ts'
+import { startSyncRuntime, type SyncRuntime } from './runtime.ts'
+
+const config = loadConfig(process.env, {
+  http: httpSection(8081),
+  log: logSection,
+  db: databaseSection,
+  kafka: kafkaSection,
+  meta: metaGraphSection,
+  crypto: cryptoSection,
+  admin: adminSection
+})
+const logger = createLogger({ level: config.log.level, name: 'sync' })
+const db = createDb(config.db.url, { applicationName: 'coexist-sync', max: 20, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
+await migrateToLatest(db)
+
+const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId ?? 'coexist-sync', logger })
+const registry = createTopicRegistry({ prefix: config.kafka.topicPrefix })
+const admin = kafka.admin()
+await admin.connect()
+await ensureTopics(admin, registry)
+const producer = createBusProducer({ kafka, registry, logger })
+await producer.connect()
+
+const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
+const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
+
+let runtime: SyncRuntime | undefined
+const app = await buildApp({
+  db,
+  logger,
+  adminKey: config.admin.adminKey,
+  cipher,
+  graph,
+  readiness: { kafka: async () => (await kafkaReady(admin)).ready },
+  onOnboarding: () => runtime?.kickSync()
+})
+runtime = await startSyncRuntime({ db, kafka, registry, producer, logger, cipher, graph })
+
+installGracefulShutdown(app, {
+  logger,
+  onShutdown: async () => {
+    await runtime?.stop()
+    await producer.disconnect()
+    await admin.disconnect()
+    await graph.close()
+    await db.destroy()
+  }
+})
+await listen(app, { port: config.http.port, host: config.http.host })

@@ -1,0 +1,88 @@
+import { createBusConsumer, type BusConsumer, type BusProducer, type Kafka, type TopicRegistry } from '@coexist/bus'
+import type { Db, TokenCipher } from '@coexist/db'
+import type { Logger } from '@coexist/logger'
+import { syncConsumers } from './consumers/table.ts'
+import { createNumberDirectory } from './ingest/number-directory.ts'
+import { checkAppActivity } from './workers/activity-monitor.ts'
+import { createOutboxRelay, type OutboxRelay } from './workers/outbox-relay.ts'
+import { runSyncRequests, type SyncGraph } from './workers/sync-requester.ts'
+
+export interface SyncRuntimeDeps {
+  db: Db
+  kafka: Kafka
+  registry: TopicRegistry
+  producer: BusProducer
+  logger: Logger
+  cipher: TokenCipher
+  graph: SyncGraph
+  clock?: () => Date
+  groupId?: string
+  /** How often due sync requests are looked for, ms. Default 1000. */
+  syncIntervalMs?: number
+  /** How often app activity is checked, ms. Default 10 minutes. */
+  activityIntervalMs?: number
+  /** Consumer tuning passed to the bus (tests shorten the waits). */
+  consumer?: { maxWaitTimeMs?: number, commitIntervalMs?: number, sessionTimeoutMs?: number, heartbeatIntervalMs?: number }
+}
+
+export interface SyncRuntime {
+  consumer: BusConsumer
+  relay: OutboxRelay
+  /** Runs a sync-request round now (after an onboarding started). */
+  kickSync: () => void
+  stop: () => Promise<void>
+}
+
+/**
+ * Starts what runs beside the HTTP app: the webhook/outbound consumers, the outbox relay to
+ * wa.events.v1, the sync-request loop and the app-activity check. `stop()` ends them in order:
+ * consumers first (in-flight records finish and commit), then the loops, then a last relay round.
+ */
+export async function startSyncRuntime (deps: SyncRuntimeDeps): Promise<SyncRuntime> {
+  const clock = deps.clock ?? (() => new Date())
+  const log = deps.logger.child({ component: 'sync-runtime' })
+  const relay = createOutboxRelay({ db: deps.db, producer: deps.producer, logger: deps.logger })
+  const consumer = createBusConsumer({
+    kafka: deps.kafka,
+    registry: deps.registry,
+    producer: deps.producer,
+    logger: deps.logger,
+    groupId: deps.groupId ?? 'sync',
+    maxBytesPerPartition: 10 * 1024 * 1024,
+    ...deps.consumer,
+    handlers: syncConsumers({ db: deps.db, directory: createNumberDirectory(), clock, afterCommit: () => relay.kick() })
+  })
+  relay.start()
+  await consumer.start()
+
+  let stopped = false
+  let syncTimer: NodeJS.Timeout | undefined
+  let syncRound: Promise<void> | undefined
+  const syncLoop = (): void => {
+    if (stopped || syncRound !== undefined) return
+    clearTimeout(syncTimer)
+    syncRound = runSyncRequests({ db: deps.db, graph: deps.graph, cipher: deps.cipher, logger: deps.logger, clock })
+      .then((r) => { if (r.accepted + r.expired + r.failed > 0) relay.kick() })
+      .catch((err: unknown) => { log.warn({ err }, 'sync request round failed') })
+      .finally(() => { syncRound = undefined; if (!stopped) syncTimer = setTimeout(syncLoop, deps.syncIntervalMs ?? 1000) })
+  }
+  syncLoop()
+  const activity = setInterval(() => {
+    checkAppActivity(deps.db, clock()).then((n) => { if (n > 0) relay.kick() }).catch((err: unknown) => { log.warn({ err }, 'app activity check failed') })
+  }, deps.activityIntervalMs ?? 10 * 60 * 1000)
+
+  return {
+    consumer,
+    relay,
+    kickSync: syncLoop,
+    async stop () {
+      stopped = true
+      clearInterval(activity)
+      clearTimeout(syncTimer)
+      await consumer.stop()
+      await syncRound
+      await relay.stop()
+      await relay.drain().catch((err: unknown) => { log.warn({ err }, 'last outbox round failed') })
+    }
+  }
+}

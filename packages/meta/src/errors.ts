@@ -120,6 +120,8 @@ export const META_ERROR_TABLE: readonly MetaErrorSpec[] = Object.freeze([
   { code: 131052, title: 'Media download error', httpStatus: 400, kind: 'media', scope: 'request', retryable: false },
   { code: 131053, title: 'Media upload error', httpStatus: 400, kind: 'media', scope: 'request', retryable: false },
   { code: 131057, title: 'Account in maintenance mode', httpStatus: 500, kind: 'transient', scope: 'phone_number', retryable: true, backoffMs: MIN },
+  // BSUID rollout (business-scoped-user-ids doc, Nov 2025): authentication templates need a phone number. Title and HTTP status [I].
+  { code: 131062, title: 'Business-scoped user ID recipients are not supported for this message', httpStatus: 400, kind: 'invalid_request', scope: 'request', retryable: false },
   { code: 131060, title: 'Message sent through an unsupported companion device', httpStatus: null, kind: 'coexistence', scope: 'phone_number', retryable: false },
   { code: 132000, title: 'Template Param Count Mismatch', httpStatus: 400, kind: 'template', scope: 'request', retryable: false },
   { code: 132001, title: 'Template does not exist', httpStatus: 404, kind: 'template', scope: 'request', retryable: false },

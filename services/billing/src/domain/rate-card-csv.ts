@@ -181,8 +181,8 @@ export function parseVolumeTiersCsv (text: string, expectedCurrency?: string): P
   return { currency, rates, warnings: [] }
 }
 
-/** Bands of one market × category must not overlap. */
-function checkBands (rates: RateRow[]): void {
+/** Bands of one market × category must not overlap; throws BILL_RATE_CARD_INVALID when they do. */
+export function checkBands (rates: RateRow[]): void {
   const by = new Map<string, RateRow[]>()
   for (const r of rates) {
     const k = `${r.market}|${r.category}`

@@ -1,0 +1,651 @@
+// The ledger engine: one transaction per batch of facts. Invariant 6 ("charged exactly once")
+// rests on three things here:
+//   - one line per wamid (primary key), created with ON CONFLICT DO NOTHING and then locked
+//     (FOR UPDATE, in wamid order) before anything reads or changes it;
+//   - facts merge monotonically into the line (earliest send time, highest delivery rank, Meta's
+//     pricing from the highest status), so a duplicate or a late, older record changes nothing;
+//   - the verdict and price are recomputed from the merged facts and only the *difference* to what
+//     the line already billed moves the tenant's balance, in the same transaction.
+// A replay of the topics into an empty database gives the same ledger, except that which message
+// is the N-th of a month at a volume-tier boundary follows processing order (see tierPosition).
+import { create, toBinary } from '@bufbuild/protobuf'
+import { UsageRecordSchema } from '@coexist/contracts'
+import { sql, type Db } from '@coexist/db'
+import type { Logger } from '@coexist/logger'
+import { createHash } from 'node:crypto'
+import { utcMonth } from '../domain/balance.ts'
+import { normalizeCategory, tierCounterCategory, type Category, type FreeReason, type PricingType } from '../domain/categories.ts'
+import { marketOf } from '../domain/markets.ts'
+import { billedPrice, type Markup } from '../domain/money.ts'
+import {
+  CSW_MS, FEP_MS, cardFor, classifyOwn, settle, unitPrice, windowsAt,
+  type Delivery, type InboundFact, type LineState, type MetaPricing, type Origin, type OwnClassification
+} from '../domain/pricing.ts'
+import { localDate, localMonth } from '../domain/zoned-time.ts'
+import type { AccountCache, Account } from './accounts.ts'
+import { applyBalanceDeltas, insertOutbox, type BalanceDelta, type OutboxRow, type Tx } from './balances.ts'
+import { deliveryOf, normalizeRecipient, pricingRank, type Fact, type InboundMessageFact, type MessageFact, type TierFact } from './facts.ts'
+import type { RateBook } from './rate-book.ts'
+
+export interface Clock { now: () => number }
+
+export interface PricerDeps {
+  db: Db
+  rateBook: RateBook
+  accounts: AccountCache
+  clock: Clock
+  logger: Logger
+}
+
+export interface ApplyResult {
+  /** Ledger lines looked at (batch lines and lines a window or tier change touched). */
+  lines: number
+  /** Lines whose verdict or price changed. */
+  changed: number
+  /** Events written to the outbox. */
+  events: number
+}
+
+export const USAGE_EVENT_TYPE = 'billing.usage_recorded'
+export const USAGE_SCHEMA = 'coexist.billing.v1.UsageRecord'
+
+const DELIVERY_RANK: Record<Delivery, number> = { pending: 0, failed: 1, delivered: 2 }
+
+/** A ledger line in memory. */
+interface Line {
+  wamid: string
+  tenantId: string | null
+  wabaId: string | null
+  phoneNumberId: string
+  recipient: string
+  market: string | null
+  country: string | null
+  currency: string | null
+  timezone: string | null
+  origin: Origin
+  isTemplate: boolean | null
+  categoryHint: Category | null
+  sentAt: number
+  delivery: Delivery
+  deliveredAt: number | null
+  metaRank: number
+  meta: MetaPricing | null
+  own: OwnClassification
+  state: LineState
+  category: Category | null
+  freeReason: FreeReason | null
+  pricingType: PricingType | null
+  decidedBy: 'meta' | 'own' | 'none'
+  rateCardId: string | null
+  rateCardVersion: string | null
+  tierMonth: string | null
+  tierPosition: number | null
+  tier: string | null
+  unitPriceMicros: number
+  billedPriceMicros: number
+  revision: number
+  settledAt: number | null
+}
+
+interface LineRow {
+  wamid: string
+  tenant_id: string | null
+  waba_id: string | null
+  phone_number_id: string
+  recipient: string
+  market: string | null
+  country: string | null
+  currency: string | null
+  timezone: string | null
+  origin: string
+  is_template: boolean | null
+  category_hint: string | null
+  sent_at: Date
+  delivery: string
+  delivered_at: Date | null
+  meta_rank: number
+  meta_pricing_model: string | null
+  meta_pricing_type: string | null
+  meta_category: string | null
+  meta_billable: boolean | null
+  own_category: string | null
+  own_billable: boolean | null
+  own_free_reason: string | null
+  state: string
+  category: string | null
+  free_reason: string | null
+  pricing_type: string | null
+  decided_by: string
+  rate_card_id: string | null
+  rate_card_version: string | null
+  tier_month: string | null
+  tier_position: number | null
+  tier: string | null
+  unit_price_micros: number | string
+  billed_price_micros: number | string
+  revision: number
+  settled_at: Date | null
+}
+
+const cat = (s: string | null): Category | null => normalizeCategory(s) ?? null
+
+function fromRow (r: LineRow): Line {
+  const hasMeta = r.meta_rank > 0
+  return {
+    wamid: r.wamid,
+    tenantId: r.tenant_id,
+    wabaId: r.waba_id,
+    phoneNumberId: r.phone_number_id,
+    recipient: r.recipient,
+    market: r.market,
+    country: r.country,
+    currency: r.currency,
+    timezone: r.timezone,
+    origin: r.origin as Origin,
+    isTemplate: r.is_template,
+    categoryHint: cat(r.category_hint),
+    sentAt: r.sent_at.getTime(),
+    delivery: r.delivery as Delivery,
+    deliveredAt: r.delivered_at?.getTime() ?? null,
+    metaRank: r.meta_rank,
+    meta: hasMeta ? { model: r.meta_pricing_model, type: r.meta_pricing_type as PricingType | null, category: cat(r.meta_category), billable: r.meta_billable } : null,
+    own: { category: cat(r.own_category), billable: r.own_billable, freeReason: r.own_free_reason as FreeReason | null },
+    state: r.state as LineState,
+    category: cat(r.category),
+    freeReason: r.free_reason as FreeReason | null,
+    pricingType: r.pricing_type as PricingType | null,
+    decidedBy: r.decided_by as Line['decidedBy'],
+    rateCardId: r.rate_card_id,
+    rateCardVersion: r.rate_card_version,
+    tierMonth: r.tier_month,
+    tierPosition: r.tier_position,
+    tier: r.tier,
+    unitPriceMicros: Number(r.unit_price_micros),
+    billedPriceMicros: Number(r.billed_price_micros),
+    revision: r.revision,
+    settledAt: r.settled_at?.getTime() ?? null
+  }
+}
+
+const isPhone = (r: string): boolean => /^\d{6,16}$/.test(r)
+
+/** Folds one fact into a line. Every rule is commutative and idempotent. */
+function merge (line: Line, f: MessageFact): void {
+  const recipient = normalizeRecipient(f.recipient)
+  if (recipient !== '' && (line.recipient === '' || (!isPhone(line.recipient) && isPhone(recipient)))) line.recipient = recipient
+  switch (f.kind) {
+    case 'send':
+      if (line.origin === 'unknown') line.origin = 'api'
+      line.tenantId ??= f.tenantId
+      line.isTemplate ??= f.isTemplate
+      line.categoryHint ??= f.categoryHint
+      line.sentAt = Math.min(line.sentAt, f.sentAt)
+      break
+    case 'echo':
+      line.origin = 'business_app'
+      line.wabaId ??= f.wabaId
+      line.sentAt = Math.min(line.sentAt, f.ts)
+      break
+    case 'status': {
+      line.wabaId ??= f.wabaId
+      line.sentAt = Math.min(line.sentAt, f.ts)
+      const d = deliveryOf(f.status)
+      if (d !== undefined) {
+        if (DELIVERY_RANK[d.delivery] > DELIVERY_RANK[line.delivery]) line.delivery = d.delivery
+        if (d.delivery === 'delivered') line.deliveredAt = Math.min(line.deliveredAt ?? Infinity, f.ts)
+      }
+      const rank = pricingRank(f.status)
+      if (f.pricing !== null && rank > line.metaRank) { line.meta = f.pricing; line.metaRank = rank }
+      break
+    }
+  }
+}
+
+/** Deterministic usage id of a message: a replay gives the same id. */
+export function usageIdOf (wamid: string): string {
+  return createHash('sha256').update(wamid).digest('hex').slice(0, 32)
+}
+
+const iso = (ms: number): string => new Date(ms).toISOString()
+const byWamid = (a: { wamid: string }, b: { wamid: string }): number => a.wamid < b.wamid ? -1 : a.wamid > b.wamid ? 1 : 0
+
+function retryable (err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code
+  return code === '40P01' || code === '40001' // deadlock, serialization failure
+}
+
+/**
+ * Applies a batch of facts to the ledger in one transaction (retried on a deadlock) and returns
+ * what moved. Events for downstream systems are in the outbox when it resolves.
+ */
+export async function applyFacts (deps: PricerDeps, facts: readonly Fact[], opts: { recompute?: readonly string[] } = {}): Promise<ApplyResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await deps.db.transaction().execute((tx) => run(deps, tx, facts, opts.recompute ?? []))
+    } catch (err) {
+      if (!retryable(err) || attempt >= 5) throw err
+      deps.logger.warn({ err, attempt }, 'pricing batch retried after a deadlock')
+      await new Promise((r) => setTimeout(r, 10 * attempt + Math.random() * 20))
+    }
+  }
+}
+
+async function run (deps: PricerDeps, tx: Tx, facts: readonly Fact[], recompute: readonly string[]): Promise<ApplyResult> {
+  const now = deps.clock.now()
+  const inbound: InboundMessageFact[] = []
+  const tiers: TierFact[] = []
+  const byLine = new Map<string, MessageFact[]>()
+  for (const f of facts) {
+    if (f.kind === 'inbound') inbound.push(f)
+    else if (f.kind === 'tier') tiers.push(f)
+    else { const l = byLine.get(f.wamid); if (l === undefined) byLine.set(f.wamid, [f]); else l.push(f) }
+  }
+
+  const touched = new Set<string>(recompute)
+  for (const w of byLine.keys()) touched.add(w)
+  for (const w of await insertInbound(tx, inbound)) touched.add(w)
+  for (const w of await upsertTiers(tx, deps, tiers, now)) touched.add(w)
+  await insertSkeletons(tx, byLine)
+  for (const w of await repliesOpeningFep(tx, byLine)) touched.add(w)
+  if (touched.size === 0) return { lines: 0, changed: 0, events: 0 }
+
+  const { rows } = await sql<LineRow>`SELECT * FROM billing_ledger WHERE wamid = ANY(${[...touched]}::text[]) ORDER BY wamid FOR UPDATE`.execute(tx)
+  const before = new Map(rows.map((r) => [r.wamid, fromRow(r)]))
+  const lines = rows.map(fromRow)
+  for (const line of lines) for (const f of byLine.get(line.wamid) ?? []) merge(line, f)
+
+  // Who pays, in which currency and timezone.
+  const accounts = await deps.accounts.get(tx, lines.map((l) => l.phoneNumberId), now)
+  for (const line of lines) {
+    const a = accounts.get(line.phoneNumberId)
+    if (a !== undefined) {
+      line.tenantId ??= a.tenantId
+      line.wabaId ??= a.wabaId
+      line.currency = a.currency
+      line.timezone = a.timezone
+    }
+    const m = marketOf(line.recipient)
+    line.market = m?.market ?? null
+    line.country = m?.country ?? null
+  }
+
+  // Our own classification needs the windows of each business number × user.
+  const windows = await loadWindows(tx, lines)
+  for (const line of lines) {
+    const w = windows.get(`${line.phoneNumberId}|${line.recipient}`)
+    line.own = classifyOwn(line.origin, line.categoryHint, line.isTemplate,
+      w === undefined ? { csw: false, fep: false } : windowsAt(w.inbound, w.replies, line.sentAt))
+    const s = settle(line.origin, line.delivery, line.own, line.meta)
+    line.state = s.state
+    line.category = s.category
+    line.freeReason = s.freeReason
+    line.pricingType = s.pricingType
+    line.decidedBy = s.source
+  }
+
+  await price(tx, deps, lines, before, accounts)
+
+  // What changed, what moves balances, what to publish.
+  const outbox: OutboxRow[] = []
+  const deltas = new Map<string, BalanceDelta>()
+  const changed: Line[] = []
+  const plans = await loadPlans(tx, lines)
+  for (const line of lines) {
+    const old = before.get(line.wamid)!
+    const markup = line.tenantId !== null ? plans.get(line.tenantId) ?? NO_MARKUP : NO_MARKUP
+    line.billedPriceMicros = billedPrice(line.unitPriceMicros, line.state === 'charged', markup)
+    const settled = line.state === 'charged' || line.state === 'free'
+    if (settled && verdictChanged(old, line)) {
+      line.revision = old.revision + 1
+      line.settledAt ??= now
+      if (line.tenantId !== null) outbox.push(usageEvent(line, now))
+    }
+    if (lineChanged(old, line)) changed.push(line)
+    addDelta(deltas, old, -1)
+    addDelta(deltas, line, +1)
+  }
+
+  await writeLines(tx, changed)
+  await applyBalanceDeltas(tx, [...deltas.values()].filter((d) => d.balanceMicros !== 0 || [...d.spend.values()].some((v) => v !== 0)), now, outbox)
+  await insertOutbox(tx, outbox)
+  return { lines: lines.length, changed: changed.length, events: outbox.length }
+}
+
+const NO_MARKUP: Markup = { percentBps: 0, perMessageMicros: 0 }
+
+function addDelta (deltas: Map<string, BalanceDelta>, line: Line, sign: 1 | -1): void {
+  if (line.state !== 'charged' || line.tenantId === null || line.currency === null || line.billedPriceMicros === 0) return
+  const k = `${line.tenantId}|${line.currency}`
+  let d = deltas.get(k)
+  if (d === undefined) { d = { tenantId: line.tenantId, currency: line.currency, balanceMicros: 0, spend: new Map() }; deltas.set(k, d) }
+  d.balanceMicros -= sign * line.billedPriceMicros
+  const month = utcMonth(line.sentAt)
+  d.spend.set(month, (d.spend.get(month) ?? 0) + sign * line.billedPriceMicros)
+}
+
+/** What a UsageRecord says changed (a new revision). */
+function verdictChanged (a: Line, b: Line): boolean {
+  return a.state !== b.state || a.category !== b.category || a.freeReason !== b.freeReason || a.unitPriceMicros !== b.unitPriceMicros ||
+    a.billedPriceMicros !== b.billedPriceMicros || a.rateCardVersion !== b.rateCardVersion || a.tier !== b.tier || a.currency !== b.currency ||
+    a.pricingType !== b.pricingType || a.market !== b.market || a.tenantId !== b.tenantId
+}
+
+function lineChanged (a: Line, b: Line): boolean {
+  return verdictChanged(a, b) || a.revision !== b.revision || a.sentAt !== b.sentAt || a.delivery !== b.delivery || a.deliveredAt !== b.deliveredAt ||
+    a.metaRank !== b.metaRank || a.origin !== b.origin || a.isTemplate !== b.isTemplate || a.categoryHint !== b.categoryHint ||
+    a.recipient !== b.recipient || a.wabaId !== b.wabaId || a.timezone !== b.timezone || a.country !== b.country ||
+    a.own.category !== b.own.category || a.own.billable !== b.own.billable || a.own.freeReason !== b.own.freeReason ||
+    a.decidedBy !== b.decidedBy || a.tierPosition !== b.tierPosition || a.tierMonth !== b.tierMonth || a.rateCardId !== b.rateCardId ||
+    a.meta?.type !== b.meta?.type || a.meta?.category !== b.meta?.category || a.meta?.billable !== b.meta?.billable || a.meta?.model !== b.meta?.model
+}
+
+function usageEvent (line: Line, now: number): OutboxRow {
+  const charged = line.state === 'charged'
+  const payload = toBinary(UsageRecordSchema, create(UsageRecordSchema, {
+    usageId: usageIdOf(line.wamid),
+    tenantId: line.tenantId ?? '',
+    phoneNumberId: line.phoneNumberId,
+    wamid: line.wamid,
+    category: line.category ?? '',
+    market: line.market ?? '',
+    pricingType: line.pricingType ?? '',
+    billable: charged,
+    freeReason: line.freeReason ?? '',
+    currency: line.currency ?? '',
+    metaCostMicros: BigInt(line.unitPriceMicros),
+    billedPriceMicros: BigInt(line.billedPriceMicros),
+    rateCardVersion: line.rateCardVersion ?? '',
+    pricedAt: BigInt(now),
+    wabaId: line.wabaId ?? '',
+    messageSentAt: BigInt(line.sentAt),
+    revision: line.revision,
+    tier: line.tier ?? '',
+    origin: line.origin,
+    country: line.country ?? ''
+  }))
+  return { topic: 'billing.usage', key: line.tenantId ?? '', eventType: USAGE_EVENT_TYPE, schema: USAGE_SCHEMA, tenantId: line.tenantId, payload }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prices and volume tiers
+
+/**
+ * Sets rate card, tier position and unit price of every charged line. A charged line that cannot
+ * be priced (no card for its currency and date, no market, no rate for its category) becomes
+ * `unpriced` until a card is loaded and the line repriced.
+ *
+ * Tier position: the N-th charged message of its market × counter category × month (WABA
+ * timezone) in its pricing scope, never lower than the tier Meta announced for that time
+ * (VOLUME_BASED_PRICING_TIER_UPDATE, the authority). A line keeps the position it was given while
+ * its key stays the same; a new one takes the next count, in (send time, wamid) order within the
+ * batch. Meta counts across the whole portfolio and every BSP, so our count is a lower bound.
+ */
+async function price (tx: Tx, deps: PricerDeps, lines: Line[], before: Map<string, Line>, accounts: Map<string, Account>): Promise<void> {
+  const cards = lines.some((l) => l.state === 'charged') ? await deps.rateBook.cards(tx) : []
+  interface Need { line: Line, key: string | null, month: string, card: NonNullable<ReturnType<typeof cardFor>> }
+  const needs: Need[] = []
+  for (const line of lines) {
+    if (line.state !== 'charged') {
+      Object.assign(line, { rateCardId: null, rateCardVersion: null, tier: null, tierMonth: null, tierPosition: null, unitPriceMicros: 0 })
+      continue
+    }
+    const tz = line.timezone ?? 'UTC'
+    const card = line.currency !== null ? cardFor(cards, line.currency, localDate(line.sentAt, tz)) : undefined
+    if (card === undefined || line.market === null || line.category === null) {
+      Object.assign(line, { state: 'unpriced', rateCardId: null, rateCardVersion: null, tier: null, tierMonth: null, tierPosition: null, unitPriceMicros: 0 })
+      continue
+    }
+    const counter = tierCounterCategory(line.category)
+    const scope = accounts.get(line.phoneNumberId)?.scope ?? line.wabaId
+    const month = localMonth(line.sentAt, tz)
+    needs.push({ line, key: counter !== undefined && scope !== null ? `${scope}|${line.market}|${counter}|${month}` : null, month, card })
+  }
+
+  const keys = [...new Set(needs.map((n) => n.key).filter((k): k is string => k !== null))].sort()
+  const counts = new Map<string, number>()
+  const floors = new Map<string, { lower: number, at: number }[]>()
+  if (keys.length > 0) {
+    const parts = keys.map((k) => k.split('|') as [string, string, string, string])
+    const cols = [parts.map((p) => p[0]), parts.map((p) => p[1]), parts.map((p) => p[2]), parts.map((p) => p[3])]
+    await sql`
+      INSERT INTO billing_volume_counters (scope, market, category, month, count)
+      SELECT s, m, c, mo, 0 FROM unnest(${cols[0]}::text[], ${cols[1]}::text[], ${cols[2]}::text[], ${cols[3]}::text[]) AS v(s, m, c, mo) ORDER BY 1, 2, 3, 4
+      ON CONFLICT DO NOTHING`.execute(tx)
+    const { rows } = await sql<{ scope: string, market: string, category: string, month: string, count: number }>`
+      SELECT c.scope, c.market, c.category, c.month, c.count FROM billing_volume_counters c
+      JOIN unnest(${cols[0]}::text[], ${cols[1]}::text[], ${cols[2]}::text[], ${cols[3]}::text[]) AS v(s, m, ca, mo)
+        ON c.scope = v.s AND c.market = v.m AND c.category = v.ca AND c.month = v.mo
+      ORDER BY 1, 2, 3, 4 FOR UPDATE OF c`.execute(tx)
+    for (const r of rows) counts.set(`${r.scope}|${r.market}|${r.category}|${r.month}`, r.count)
+    const t = await sql<{ scope: string, market: string, category: string, month: string, tier_lower: number, at: Date }>`
+      SELECT t.scope, t.market, t.category, t.month, t.tier_lower, t.tier_update_time AS at FROM billing_volume_tiers t
+      JOIN unnest(${cols[0]}::text[], ${cols[1]}::text[], ${cols[2]}::text[], ${cols[3]}::text[]) AS v(s, m, ca, mo)
+        ON t.scope = v.s AND t.market = v.m AND t.category = v.ca AND t.month = v.mo`.execute(tx)
+    for (const r of t.rows) {
+      const k = `${r.scope}|${r.market}|${r.category}|${r.month}`
+      floors.set(k, [...(floors.get(k) ?? []), { lower: r.tier_lower, at: r.at.getTime() }])
+    }
+  }
+
+  const start = new Map(counts)
+  needs.sort((a, b) => a.line.sentAt - b.line.sentAt || byWamid(a.line, b.line))
+  for (const n of needs) {
+    const { line, key, card } = n
+    let position = 1
+    if (key !== null) {
+      const old = before.get(line.wamid)!
+      const oldKey = old.state === 'charged' && old.category !== null && old.market !== null && old.tierMonth !== null
+        ? `${key.split('|')[0]}|${old.market}|${tierCounterCategory(old.category) ?? ''}|${old.tierMonth}`
+        : null
+      if (old.tierPosition !== null && oldKey === key) {
+        position = old.tierPosition
+      } else {
+        position = (counts.get(key) ?? 0) + 1
+        counts.set(key, position)
+      }
+      line.tierPosition = position
+      line.tierMonth = n.month
+      for (const f of floors.get(key) ?? []) if (f.at <= line.sentAt && f.lower > position) position = f.lower
+    } else {
+      line.tierPosition = null
+      line.tierMonth = null
+    }
+    const p = unitPrice(card, line.market!, line.category!, position)
+    if (p === undefined) {
+      Object.assign(line, { state: 'unpriced', rateCardId: null, rateCardVersion: null, tier: null, tierMonth: null, tierPosition: null, unitPriceMicros: 0 })
+      continue
+    }
+    line.rateCardId = card.id
+    line.rateCardVersion = card.version
+    line.tier = p.tier === '' ? null : p.tier
+    line.unitPriceMicros = p.unitPriceMicros
+  }
+
+  const bumped = [...counts].filter(([k, v]) => start.get(k) !== v)
+  if (bumped.length > 0) {
+    const parts = bumped.map(([k, v]) => [...k.split('|'), v] as [string, string, string, string, number])
+    await sql`
+      UPDATE billing_volume_counters c SET count = v.n
+      FROM unnest(${parts.map((p) => p[0])}::text[], ${parts.map((p) => p[1])}::text[], ${parts.map((p) => p[2])}::text[], ${parts.map((p) => p[3])}::text[], ${parts.map((p) => p[4])}::int[]) AS v(s, m, ca, mo, n)
+      WHERE c.scope = v.s AND c.market = v.m AND c.category = v.ca AND c.month = v.mo`.execute(tx)
+  }
+}
+
+async function loadPlans (tx: Tx, lines: readonly Line[]): Promise<Map<string, Markup>> {
+  const tenants = [...new Set(lines.filter((l) => l.state === 'charged' && l.tenantId !== null).map((l) => l.tenantId!))]
+  if (tenants.length === 0) return new Map()
+  const rows = await tx.selectFrom('billing_tenant_plans').select(['tenant_id', 'markup_percent_bps', 'markup_per_message_micros'])
+    .where('tenant_id', 'in', tenants).execute()
+  return new Map(rows.map((r) => [r.tenant_id, { percentBps: r.markup_percent_bps, perMessageMicros: Number(r.markup_per_message_micros) }]))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts that reach beyond one line: user messages (windows), Meta's tier updates
+
+/** Stores new user messages; returns the lines whose windows they may change. */
+async function insertInbound (tx: Tx, facts: readonly InboundMessageFact[]): Promise<string[]> {
+  if (facts.length === 0) return []
+  const uniq = [...new Map(facts.map((f) => [f.wamid, f])).values()]
+  const { rows } = await sql<{ phone_number_id: string, wa_id: string, sent_at: Date, entry_point: boolean }>`
+    INSERT INTO billing_inbound_messages (wamid, phone_number_id, wa_id, sent_at, entry_point)
+    SELECT * FROM unnest(${uniq.map((f) => f.wamid)}::text[], ${uniq.map((f) => f.phoneNumberId)}::text[], ${uniq.map((f) => normalizeRecipient(f.waId))}::text[],
+      ${uniq.map((f) => iso(f.ts))}::timestamptz[], ${uniq.map((f) => f.entryPoint)}::bool[])
+    ON CONFLICT (wamid) DO NOTHING
+    RETURNING phone_number_id, wa_id, sent_at, entry_point`.execute(tx)
+  if (rows.length === 0) return []
+  // A user message at u opens the window [u, u + 24 h); one from an entry point can make any
+  // business message up to u + 24 h + 72 h free.
+  const { rows: hit } = await sql<{ wamid: string }>`
+    SELECT DISTINCT l.wamid FROM unnest(${rows.map((r) => r.phone_number_id)}::text[], ${rows.map((r) => r.wa_id)}::text[],
+      ${rows.map((r) => r.sent_at.toISOString())}::timestamptz[], ${rows.map((r) => new Date(r.sent_at.getTime() + CSW_MS + (r.entry_point ? FEP_MS : 0)).toISOString())}::timestamptz[]) AS v(pn, wa, f, t)
+    JOIN billing_ledger l ON l.phone_number_id = v.pn AND l.recipient = v.wa AND l.sent_at >= v.f AND l.sent_at < v.t
+    WHERE l.origin <> 'business_app'`.execute(tx)
+  return hit.map((r) => r.wamid)
+}
+
+/**
+ * A business message sent within 24 h of a user's entry-point message may be the reply that
+ * opens a free entry point window; the lines it then makes free are recomputed.
+ */
+async function repliesOpeningFep (tx: Tx, byLine: Map<string, MessageFact[]>): Promise<string[]> {
+  const sends = [...byLine.values()].flat().filter((f) => f.kind === 'send')
+  if (sends.length === 0) return []
+  const { rows } = await sql<{ wamid: string }>`
+    SELECT DISTINCT l.wamid
+    FROM unnest(${sends.map((f) => f.phoneNumberId)}::text[], ${sends.map((f) => normalizeRecipient(f.recipient))}::text[], ${sends.map((f) => iso(f.sentAt))}::timestamptz[]) AS v(pn, wa, s)
+    JOIN billing_inbound_messages i ON i.phone_number_id = v.pn AND i.wa_id = v.wa AND i.entry_point
+      AND i.sent_at <= v.s AND i.sent_at > v.s - interval '24 hours'
+    JOIN billing_ledger l ON l.phone_number_id = v.pn AND l.recipient = v.wa AND l.sent_at > v.s AND l.sent_at < v.s + interval '72 hours'
+    WHERE l.origin <> 'business_app'`.execute(tx)
+  return rows.map((r) => r.wamid)
+}
+
+/** Stores Meta's tier updates (the earliest time of each); returns the charged lines they reprice. */
+async function upsertTiers (tx: Tx, deps: PricerDeps, facts: readonly TierFact[], now: number): Promise<string[]> {
+  if (facts.length === 0) return []
+  const wabas = [...new Set(facts.map((f) => f.wabaId))]
+  const settings = await tx.selectFrom('billing_waba_settings').select(['waba_id', 'business_portfolio_id']).where('waba_id', 'in', wabas).execute()
+  const scopeOf = new Map(settings.map((s) => [s.waba_id, s.business_portfolio_id ?? s.waba_id]))
+  const uniq = new Map<string, TierFact & { scope: string }>()
+  for (const f of facts) {
+    const scope = scopeOf.get(f.wabaId) ?? f.wabaId
+    const k = `${scope}|${f.market}|${f.category}|${f.month}|${f.lower}`
+    const prev = uniq.get(k)
+    if (prev === undefined || f.updateTime < prev.updateTime) uniq.set(k, { ...f, scope })
+  }
+  const list = [...uniq.values()]
+  const { rows } = await sql<{ scope: string, market: string, category: string, month: string, at: Date }>`
+    INSERT INTO billing_volume_tiers (scope, market, category, month, tier_lower, tier_upper, tier_update_time, received_at)
+    SELECT *, ${iso(now)}::timestamptz FROM unnest(${list.map((f) => f.scope)}::text[], ${list.map((f) => f.market)}::text[], ${list.map((f) => f.category)}::text[],
+      ${list.map((f) => f.month)}::text[], ${list.map((f) => f.lower)}::int[], ${list.map((f) => f.upper)}::int[], ${list.map((f) => iso(f.updateTime))}::timestamptz[])
+    ON CONFLICT (scope, market, category, month, tier_lower) DO UPDATE SET tier_update_time = excluded.tier_update_time
+      WHERE excluded.tier_update_time < billing_volume_tiers.tier_update_time
+    RETURNING scope, market, category, month, tier_update_time AS at`.execute(tx)
+  const out: string[] = []
+  for (const r of rows) {
+    const members = await tx.selectFrom('billing_waba_settings').select('waba_id').where('business_portfolio_id', '=', r.scope).execute()
+    const scopeWabas = [r.scope, ...members.map((m) => m.waba_id)]
+    const cats = r.category === 'authentication' ? ['authentication', 'authentication_international'] : [r.category]
+    const hit = await tx.selectFrom('billing_ledger').select('wamid')
+      .where('waba_id', 'in', scopeWabas).where('market', '=', r.market).where('category', 'in', cats)
+      .where('tier_month', '=', r.month).where('state', '=', 'charged').where('sent_at', '>=', r.at).execute()
+    out.push(...hit.map((h) => h.wamid))
+  }
+  deps.logger.info({ tiers: rows.length, repriced: out.length }, 'volume tier updates from Meta applied')
+  return out
+}
+
+/** Makes sure every batch line exists (so it can be locked); new lines start as unknown/pending. */
+async function insertSkeletons (tx: Tx, byLine: Map<string, MessageFact[]>): Promise<void> {
+  if (byLine.size === 0) return
+  const list = [...byLine].map(([wamid, fs]) => {
+    const first = fs[0]!
+    const ts = Math.min(...fs.map((f) => f.kind === 'send' ? f.sentAt : f.ts))
+    return { wamid, pn: first.phoneNumberId, r: normalizeRecipient(first.recipient), ts }
+  }).sort(byWamid)
+  await sql`
+    INSERT INTO billing_ledger (wamid, phone_number_id, recipient, sent_at, origin, delivery, state, decided_by)
+    SELECT w, pn, r, ts, 'unknown', 'pending', 'pending', 'none'
+    FROM unnest(${list.map((l) => l.wamid)}::text[], ${list.map((l) => l.pn)}::text[], ${list.map((l) => l.r)}::text[], ${list.map((l) => iso(l.ts))}::timestamptz[]) AS v(w, pn, r, ts)
+    ORDER BY w
+    ON CONFLICT (wamid) DO NOTHING`.execute(tx)
+}
+
+interface PairWindows { inbound: InboundFact[], replies: number[] }
+
+/** User messages and API replies around each line's send time, per business number × user. */
+async function loadWindows (tx: Tx, lines: readonly Line[]): Promise<Map<string, PairWindows>> {
+  const ranges = new Map<string, { pn: string, wa: string, from: number, to: number }>()
+  for (const l of lines) {
+    if (l.origin !== 'api' || l.isTemplate === null) continue
+    const k = `${l.phoneNumberId}|${l.recipient}`
+    const r = ranges.get(k)
+    const from = l.sentAt - CSW_MS - FEP_MS
+    if (r === undefined) ranges.set(k, { pn: l.phoneNumberId, wa: l.recipient, from, to: l.sentAt })
+    else { r.from = Math.min(r.from, from); r.to = Math.max(r.to, l.sentAt) }
+  }
+  const out = new Map<string, PairWindows>()
+  if (ranges.size === 0) return out
+  const rs = [...ranges.values()]
+  const cols = [rs.map((r) => r.pn), rs.map((r) => r.wa), rs.map((r) => iso(r.from)), rs.map((r) => iso(r.to))]
+  const { rows } = await sql<{ pn: string, wa: string, sent_at: Date, entry_point: boolean }>`
+    SELECT i.phone_number_id AS pn, i.wa_id AS wa, i.sent_at, i.entry_point
+    FROM unnest(${cols[0]}::text[], ${cols[1]}::text[], ${cols[2]}::timestamptz[], ${cols[3]}::timestamptz[]) AS v(pn, wa, f, t)
+    JOIN billing_inbound_messages i ON i.phone_number_id = v.pn AND i.wa_id = v.wa AND i.sent_at >= v.f AND i.sent_at <= v.t`.execute(tx)
+  const withEntry = new Set<string>()
+  for (const r of rows) {
+    const k = `${r.pn}|${r.wa}`
+    let w = out.get(k)
+    if (w === undefined) { w = { inbound: [], replies: [] }; out.set(k, w) }
+    w.inbound.push({ ts: r.sent_at.getTime(), entryPoint: r.entry_point })
+    if (r.entry_point) withEntry.add(k)
+  }
+  if (withEntry.size > 0) {
+    // Replies matter only where a user came through an entry point. Lines of this batch count
+    // with their merged send time; the others as stored.
+    const inBatch = new Set(lines.map((l) => l.wamid))
+    const sel = rs.filter((r) => withEntry.has(`${r.pn}|${r.wa}`))
+    const { rows: sent } = await sql<{ wamid: string, pn: string, wa: string, sent_at: Date }>`
+      SELECT l.wamid, l.phone_number_id AS pn, l.recipient AS wa, l.sent_at
+      FROM unnest(${sel.map((r) => r.pn)}::text[], ${sel.map((r) => r.wa)}::text[], ${sel.map((r) => iso(r.from))}::timestamptz[], ${sel.map((r) => iso(r.to))}::timestamptz[]) AS v(pn, wa, f, t)
+      JOIN billing_ledger l ON l.phone_number_id = v.pn AND l.recipient = v.wa AND l.sent_at >= v.f AND l.sent_at <= v.t
+      WHERE l.origin = 'api'`.execute(tx)
+    for (const r of sent) if (!inBatch.has(r.wamid)) out.get(`${r.pn}|${r.wa}`)?.replies.push(r.sent_at.getTime())
+    for (const l of lines) if (l.origin === 'api') out.get(`${l.phoneNumberId}|${l.recipient}`)?.replies.push(l.sentAt)
+  }
+  return out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing lines back
+
+async function writeLines (tx: Tx, lines: readonly Line[]): Promise<void> {
+  if (lines.length === 0) return
+  const col = <T>(f: (l: Line) => T): T[] => lines.map(f)
+  const ts = (v: number | null): string | null => v === null ? null : iso(v)
+  await sql`
+    UPDATE billing_ledger AS l SET
+      tenant_id = v.tenant_id, waba_id = v.waba_id, recipient = v.recipient, market = v.market, country = v.country,
+      currency = v.currency, timezone = v.timezone, origin = v.origin, is_template = v.is_template, category_hint = v.category_hint,
+      sent_at = v.sent_at, delivery = v.delivery, delivered_at = v.delivered_at, meta_rank = v.meta_rank,
+      meta_pricing_model = v.meta_pricing_model, meta_pricing_type = v.meta_pricing_type, meta_category = v.meta_category, meta_billable = v.meta_billable,
+      own_category = v.own_category, own_billable = v.own_billable, own_free_reason = v.own_free_reason,
+      state = v.state, category = v.category, free_reason = v.free_reason, pricing_type = v.pricing_type, decided_by = v.decided_by,
+      rate_card_id = v.rate_card_id, rate_card_version = v.rate_card_version, tier_month = v.tier_month, tier_position = v.tier_position, tier = v.tier,
+      unit_price_micros = v.unit_price_micros, billed_price_micros = v.billed_price_micros, revision = v.revision, settled_at = v.settled_at, updated_at = now()
+    FROM unnest(
+      ${col((l) => l.wamid)}::text[], ${col((l) => l.tenantId)}::uuid[], ${col((l) => l.wabaId)}::text[], ${col((l) => l.recipient)}::text[],
+      ${col((l) => l.market)}::text[], ${col((l) => l.country)}::text[], ${col((l) => l.currency)}::text[], ${col((l) => l.timezone)}::text[],
+      ${col((l) => l.origin)}::text[], ${col((l) => l.isTemplate)}::bool[], ${col((l) => l.categoryHint)}::text[],
+      ${col((l) => iso(l.sentAt))}::timestamptz[], ${col((l) => l.delivery)}::text[], ${col((l) => ts(l.deliveredAt))}::timestamptz[], ${col((l) => l.metaRank)}::smallint[],
+      ${col((l) => l.meta?.model ?? null)}::text[], ${col((l) => l.meta?.type ?? null)}::text[], ${col((l) => l.meta?.category ?? null)}::text[], ${col((l) => l.meta?.billable ?? null)}::bool[],
+      ${col((l) => l.own.category)}::text[], ${col((l) => l.own.billable)}::bool[], ${col((l) => l.own.freeReason)}::text[],
+      ${col((l) => l.state)}::text[], ${col((l) => l.category)}::text[], ${col((l) => l.freeReason)}::text[], ${col((l) => l.pricingType)}::text[], ${col((l) => l.decidedBy)}::text[],
+      ${col((l) => l.rateCardId)}::uuid[], ${col((l) => l.rateCardVersion)}::text[], ${col((l) => l.tierMonth)}::text[], ${col((l) => l.tierPosition)}::int[], ${col((l) => l.tier)}::text[],
+      ${col((l) => l.unitPriceMicros)}::bigint[], ${col((l) => l.billedPriceMicros)}::bigint[], ${col((l) => l.revision)}::int[], ${col((l) => ts(l.settledAt))}::timestamptz[]
+    ) AS v(wamid, tenant_id, waba_id, recipient, market, country, currency, timezone, origin, is_template, category_hint,
+      sent_at, delivery, delivered_at, meta_rank, meta_pricing_model, meta_pricing_type, meta_category, meta_billable,
+      own_category, own_billable, own_free_reason, state, category, free_reason, pricing_type, decided_by,
+      rate_card_id, rate_card_version, tier_month, tier_position, tier, unit_price_micros, billed_price_micros, revision, settled_at)
+    WHERE l.wamid = v.wamid`.execute(tx)
+}

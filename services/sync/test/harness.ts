@@ -1,0 +1,169 @@
+/**
+ * The sync service on real infrastructure for tests: a fresh database, topics under a unique
+ * prefix, the Meta simulator, buildApp + the runtime (consumers, relay, sync loop), and helpers
+ * that publish webhook changes the way ingress does (one WebhookChange per entry[].changes[]).
+ */
+import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { fromBinary } from '@bufbuild/protobuf'
+import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, webhookTopicKey, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { DomainEventSchema, type DomainEvent } from '@coexist/contracts'
+import { createTokenCipher, type Db, type TokenCipher } from '@coexist/db'
+import type { HttpApp } from '@coexist/http'
+import { createLogger, type Logger } from '@coexist/logger'
+import { createGraphClient, type GraphClient } from '@coexist/meta'
+import { startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
+import { testKafkaBrokers, testTopicPrefix, type Teardown } from '@coexist/testkit'
+import { buildApp } from '../src/app.ts'
+import { startSyncRuntime, type SyncRuntime } from '../src/runtime.ts'
+import { testDb } from './helpers.ts'
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef'
+export const logger: Logger = createLogger({ level: (process.env.LOG_LEVEL ?? 'silent') as 'silent', name: 'sync-test' })
+
+const TOPICS: TopicKey[] = ['webhook.messages', 'webhook.smb_message_echoes', 'webhook.smb_app_state_sync', 'webhook.history',
+  'webhook.account_update', 'outbound.requests', 'outbound.results', 'events', 'deadletter']
+
+export interface SyncEnv {
+  db: Db
+  dbUrl: string
+  kafka: Kafka
+  registry: TopicRegistry
+  producer: BusProducer
+  sim: RunningSimulator
+  graph: GraphClient
+  cipher: TokenCipher
+  app: HttpApp
+  runtime: SyncRuntime | undefined
+  clock: { now: Date }
+  startRuntime: (groupId?: string) => Promise<SyncRuntime>
+  /** Publishes every change of a webhook body to its topic, as ingress does. */
+  publishBody: (body: WebhookBodyLike, opts?: { receivedAt?: number }) => Promise<void>
+  /** A URL the simulator's webhook emitter can post to: a minimal ingress into the topics. */
+  ingressUrl: string
+  /** Reads the domain events published so far (from the beginning of wa.events.v1). */
+  readEvents: (count: number, timeoutMs?: number) => Promise<DomainEvent[]>
+}
+
+export interface WebhookBodyLike {
+  object: string
+  entry: Array<{ id: string, time?: number, changes: Array<{ field: string, value: unknown }> }>
+}
+
+/** Polls `check` every 25 ms until it returns a truthy value; fails after `timeoutMs`. */
+export async function until<T> (check: () => Promise<T> | T, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined && v !== null && v !== false) return v as NonNullable<T>
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+export async function syncEnv (t: Teardown, opts: { runtime?: boolean, partitions?: number, now?: Date } = {}): Promise<SyncEnv> {
+  const { db, url } = await testDb(t, 8)
+  const kafka = createKafka({ brokers: testKafkaBrokers(), clientId: 'sync-test', logger })
+  const registry = createTopicRegistry({ prefix: testTopicPrefix(), partitions: opts.partitions ?? 2 })
+  const admin = kafka.admin()
+  await admin.connect()
+  t.teardown(() => admin.disconnect())
+  await ensureTopics(admin, registry, { only: TOPICS.map((k) => registry.topic(k)) })
+  const producer = createBusProducer({ kafka, registry, logger })
+  await producer.connect()
+  t.teardown(() => producer.disconnect())
+  const sim = await startSimulator({ port: 0 })
+  t.teardown(() => sim.close())
+  const graph = createGraphClient({ baseUrl: sim.graphUrl, version: sim.graphVersion, timeoutMs: 5000 })
+  t.teardown(() => graph.close())
+  const cipher = createTokenCipher({ current: randomBytes(32) })
+  const clock = { now: opts.now ?? new Date() }
+  const fixed = opts.now !== undefined
+  const now = (): Date => (fixed ? clock.now : new Date())
+
+  let runtime: SyncRuntime | undefined
+  const app = await buildApp({ db, logger, adminKey: ADMIN_KEY, cipher, graph, clock: now, rateLimit: false, onOnboarding: () => runtime?.kickSync() })
+  t.teardown(() => app.close())
+
+  const publishBody = async (body: WebhookBodyLike, o: { receivedAt?: number } = {}): Promise<void> => {
+    const jobs: Promise<void>[] = []
+    body.entry.forEach((entry, entryIndex) => {
+      entry.changes.forEach((change, changeIndex) => {
+        const v = (change.value ?? {}) as { metadata?: { phone_number_id?: string }, waba_info?: { waba_id?: string } }
+        const phoneNumberId = v.metadata?.phone_number_id ?? ''
+        const wabaId = v.waba_info?.waba_id ?? entry.id
+        const topic = webhookTopicKey(change.field)
+        if (topic === 'webhook.unrouted') return
+        jobs.push(producer.publish(topic, {
+          key: phoneNumberId !== '' ? phoneNumberId : wabaId,
+          value: {
+            field: change.field,
+            wabaId,
+            phoneNumberId,
+            entryId: entry.id,
+            entryTime: BigInt(entry.time ?? 0),
+            changeIndex,
+            entryIndex,
+            valueJson: new TextEncoder().encode(JSON.stringify(change.value)),
+            rawRequestId: 'test',
+            receivedAt: BigInt(o.receivedAt ?? Date.now()),
+            appId: '1'
+          }
+        }))
+      })
+    })
+    await Promise.all(jobs)
+  }
+
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      publishBody(JSON.parse(Buffer.concat(chunks).toString('utf8')) as WebhookBodyLike)
+        .then(() => { res.writeHead(200).end('ok') }, () => { res.writeHead(503).end() })
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
+  const ingressUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/meta`
+
+  const env: SyncEnv = {
+    db, dbUrl: url, kafka, registry, producer, sim, graph, cipher, app, runtime, clock, publishBody, ingressUrl,
+    async startRuntime (groupId) {
+      const r = await startSyncRuntime({
+        db, kafka, registry, producer, logger, cipher, graph, clock: now, groupId: groupId ?? `sync-${randomBytes(3).toString('hex')}`,
+        syncIntervalMs: 100, consumer: { maxWaitTimeMs: 50, commitIntervalMs: 100 }
+      })
+      runtime = r
+      env.runtime = r
+      t.teardown(() => r.stop())
+      return r
+    },
+    async readEvents (count, timeoutMs = 15_000) {
+      const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 50 })
+      const out: DomainEvent[] = []
+      try {
+        await consumer.connect()
+        await consumer.subscribe({ topics: [registry.topic('events').name], fromBeginning: true })
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`read ${out.length}/${count} events`)), timeoutMs)
+          consumer.run({
+            eachMessage: async ({ message }) => {
+              out.push(fromBinary(DomainEventSchema, message.value ?? Buffer.alloc(0)))
+              if (out.length >= count) { clearTimeout(timer); resolve() }
+            }
+          }).catch(reject)
+        })
+      } finally {
+        await consumer.disconnect()
+      }
+      return out
+    }
+  }
+  if (opts.runtime !== false) await env.startRuntime()
+  return env
+}
+
+/** Authorization header for a key. */
+export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` })

@@ -20,8 +20,9 @@ import type { z } from 'zod'
 import { CoexistError } from '@coexist/errors'
 import { MetaErrors, metaApiErrorFromBody, parseGraphErrorBody } from './errors.ts'
 import {
-  MediaUrlResponseSchema, PhoneNumberResponseSchema, SendMessageInputSchema, SendMessageResponseSchema, SmbAppDataResponseSchema,
-  SuccessResponseSchema, type MediaUrlResponse, type PhoneNumberResponse, type SendMessageInput, type SendMessageResponse,
+  MediaUrlResponseSchema, PhoneNumberResponseSchema, PricingAnalyticsQuerySchema, PricingAnalyticsResponseSchema, SendMessageInputSchema,
+  SendMessageResponseSchema, SmbAppDataResponseSchema, SuccessResponseSchema, type MediaUrlResponse, type PhoneNumberResponse,
+  type PricingAnalyticsQuery, type PricingAnalyticsResponse, type SendMessageInput, type SendMessageResponse,
   type SmbAppDataResponse, type SuccessResponse, type SyncType
 } from './send-schemas.ts'
 
@@ -85,6 +86,12 @@ export interface GraphClient {
   subscribeApp: (wabaId: string, token: string, opts?: { overrideCallbackUri?: string, verifyToken?: string }) => Promise<SuccessResponse>
   /** `GET /{phone-number-id}?fields=…`. */
   getPhoneNumber: (phoneNumberId: string, token: string, fields: readonly string[]) => Promise<PhoneNumberResponse>
+  /**
+   * `GET /{waba-id}?fields=pricing_analytics.start(…).end(…).granularity(…)…`: Meta's per-message
+   * pricing figures (volume, approximate cost in the WABA currency) for a period. Meta hides
+   * cost from businesses that bill through a partner; the call then fails with Meta's error.
+   */
+  getPricingAnalytics: (wabaId: string, token: string, query: PricingAnalyticsQuery) => Promise<PricingAnalyticsResponse>
   /** Closes the Agent the client created (a given dispatcher is left to its owner). */
   close: () => Promise<void>
 }
@@ -400,6 +407,18 @@ export function createGraphClient (opts: GraphClientOptions): GraphClient {
       const list = fields.join(',')
       if (fields.length > 0 && !SAFE_FIELD.test(list)) throw MetaErrors.META_REQUEST_INVALID.create({ message: 'invalid fields list', detail: { field: 'fields' } })
       return await call('GET', `/${phoneNumberId}${fields.length > 0 ? `?fields=${encodeURIComponent(list)}` : ''}`, token, PhoneNumberResponseSchema)
+    },
+
+    async getPricingAnalytics (wabaId, token, query) {
+      assertId('wabaId', wabaId)
+      const q = PricingAnalyticsQuerySchema.safeParse(query)
+      if (!q.success) throw MetaErrors.META_REQUEST_INVALID.create({ message: 'invalid pricing analytics query', detail: { issues: issuesOf(q.error) } })
+      const v = q.data
+      const list = (name: string, values: readonly string[] | undefined): string => values === undefined || values.length === 0 ? '' : `.${name}(${values.join(',')})`
+      const field = `pricing_analytics.start(${v.start}).end(${v.end}).granularity(${v.granularity})` +
+        list('dimensions', v.dimensions) + list('country_codes', v.countryCodes) + list('phone_numbers', v.phoneNumbers) +
+        list('metric_types', v.metricTypes) + list('pricing_types', v.pricingTypes) + list('pricing_categories', v.pricingCategories)
+      return await call('GET', `/${wabaId}?fields=${encodeURIComponent(field)}`, token, PricingAnalyticsResponseSchema)
     },
 
     async close () {

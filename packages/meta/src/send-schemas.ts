@@ -313,3 +313,53 @@ export const PhoneNumberResponseSchema = z.looseObject({
   whatsapp_business_manager_messaging_limit: z.string().optional()
 })
 export type PhoneNumberResponse = z.infer<typeof PhoneNumberResponseSchema>
+
+/** `pricing_analytics` granularity. */
+export const PRICING_ANALYTICS_GRANULARITIES = ['HALF_HOUR', 'DAILY', 'MONTHLY'] as const
+/** `pricing_analytics` breakdowns. */
+export const PRICING_ANALYTICS_DIMENSIONS = ['COUNTRY', 'PHONE', 'PRICING_CATEGORY', 'PRICING_TYPE', 'TIER'] as const
+
+/** Query of `GET /{waba-id}?fields=pricing_analytics…` (Meta's analytics page, "Pricing analytics"). */
+export const PricingAnalyticsQuerySchema = z.strictObject({
+  /** Unix seconds, inclusive. */
+  start: z.number().int().nonnegative(),
+  /** Unix seconds. */
+  end: z.number().int().positive(),
+  granularity: z.enum(PRICING_ANALYTICS_GRANULARITIES),
+  dimensions: z.array(z.enum(PRICING_ANALYTICS_DIMENSIONS)).optional(),
+  /** ISO 3166 alpha-2. */
+  countryCodes: z.array(z.string().regex(/^[A-Z]{2}$/)).optional(),
+  /** Business display numbers, digits only. */
+  phoneNumbers: z.array(z.string().regex(/^\d{5,20}$/)).optional(),
+  metricTypes: z.array(z.enum(['COST', 'VOLUME'])).optional(),
+  pricingTypes: z.array(z.enum(['REGULAR', 'FREE_CUSTOMER_SERVICE', 'FREE_ENTRY_POINT'])).optional(),
+  pricingCategories: z.array(z.enum(['MARKETING', 'MARKETING_LITE', 'UTILITY', 'AUTHENTICATION', 'AUTHENTICATION_INTERNATIONAL', 'SERVICE', 'REFERRAL_CONVERSION'])).optional()
+}).refine((q) => q.end > q.start, { error: 'end must be after start', path: ['end'] })
+export type PricingAnalyticsQuery = z.input<typeof PricingAnalyticsQuerySchema>
+
+/**
+ * One `pricing_analytics` data point. `cost` is in the WABA's currency and approximate (Meta says
+ * so); `tier` is `"<lower>:<upper|MAX>"`, absent for free messages; breakdown fields appear only
+ * when asked for in `dimensions`.
+ */
+export const PricingAnalyticsPointSchema = z.looseObject({
+  start: z.number(),
+  end: z.number(),
+  country: z.string().optional(),
+  phone_number: z.string().optional(),
+  tier: z.string().optional(),
+  pricing_type: z.string().optional(),
+  pricing_category: z.string().optional(),
+  volume: z.number().optional(),
+  cost: z.number().optional()
+})
+export type PricingAnalyticsPoint = z.infer<typeof PricingAnalyticsPointSchema>
+
+/** Answer of `GET /{waba-id}?fields=pricing_analytics…`; no `pricing_analytics` key when there is no data. */
+export const PricingAnalyticsResponseSchema = z.looseObject({
+  id: z.string().optional(),
+  pricing_analytics: z.looseObject({
+    data: z.array(z.looseObject({ data_points: z.array(PricingAnalyticsPointSchema).default([]) })).default([])
+  }).optional()
+})
+export type PricingAnalyticsResponse = z.infer<typeof PricingAnalyticsResponseSchema>

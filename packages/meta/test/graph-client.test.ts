@@ -259,3 +259,41 @@ t.test('configuration is checked and diagnostics are published without secrets',
   t.match(events[0], { method: 'POST', path: `/v24.0/${PN}/messages`, statusCode: 200, outcome: 'ok' })
   t.notMatch(JSON.stringify(events), TOKEN)
 })
+
+t.test('getPricingAnalytics builds Meta\'s field expression and parses data points', async (t) => {
+  const WABA = '310000000000001'
+  const { url, seen } = await startServer(t, (_req, res) => json(res, 200, {
+    id: WABA,
+    pricing_analytics: {
+      data: [{
+        data_points: [
+          { start: 1748761200, end: 1748847600, country: 'US', tier: '0:MAX', pricing_type: 'REGULAR', pricing_category: 'MARKETING', volume: 4, cost: 40 },
+          { start: 1748761200, end: 1748847600, country: 'US', pricing_type: 'FREE_CUSTOMER_SERVICE', pricing_category: 'UTILITY', volume: 1, cost: 0 }
+        ]
+      }]
+    }
+  }))
+  const { graph } = client(t, url)
+  const r = await graph.getPricingAnalytics(WABA, TOKEN, {
+    start: 1748761200, end: 1749687703, granularity: 'DAILY', dimensions: ['PRICING_CATEGORY', 'PRICING_TYPE', 'TIER', 'COUNTRY'], countryCodes: ['US', 'IN']
+  })
+  t.equal(seen[0]?.method, 'GET')
+  t.equal(decodeURIComponent(seen[0]?.url ?? ''),
+    `/v24.0/${WABA}?fields=pricing_analytics.start(1748761200).end(1749687703).granularity(DAILY).dimensions(PRICING_CATEGORY,PRICING_TYPE,TIER,COUNTRY).country_codes(US,IN)`)
+  t.equal(seen[0]?.headers.authorization, `Bearer ${TOKEN}`)
+  const points = r.pricing_analytics?.data.flatMap((d) => d.data_points) ?? []
+  t.equal(points.length, 2)
+  t.match(points[0], { pricing_category: 'MARKETING', volume: 4, cost: 40, tier: '0:MAX' })
+  t.ok(MetaErrors.META_REQUEST_INVALID.is(await rejection(graph.getPricingAnalytics(WABA, TOKEN, { start: 10, end: 5, granularity: 'DAILY' }))), 'end before start')
+  t.ok(MetaErrors.META_REQUEST_INVALID.is(await rejection(graph.getPricingAnalytics(WABA, TOKEN, { start: 1, end: 5, granularity: 'DAILY', countryCodes: ['U)S'] }))), 'no injection into the field expression')
+  t.equal(seen.length, 1)
+})
+
+t.test('getPricingAnalytics: Meta\'s refusal (cost hidden for partner-billed businesses) is a coded Meta error', async (t) => {
+  const { url } = await startServer(t, (_req, res) => json(res, 400, { error: { message: 'Cost not available', type: 'OAuthException', code: 100, fbtrace_id: 'Abc' } }))
+  const { graph } = client(t, url)
+  const err = await rejection(graph.getPricingAnalytics('310000000000001', TOKEN, { start: 1, end: 5, granularity: 'MONTHLY' }))
+  t.ok(err instanceof MetaApiError)
+  t.equal((err as MetaApiError).metaCode, 100)
+  noToken(t, err)
+})

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration'
 import * as m0001 from './0001-accounts.ts'
 import * as m0101 from './0101-sync.ts'
 import * as m0200 from './0200-outbound.ts'
+import * as m0201 from './0201-outbound-read-receipts.ts'
 import * as m0301 from './0301-billing.ts'
 
 /**
@@ -12,5 +13,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0001-accounts': m0001,
   '0101-sync': m0101,
   '0200-outbound': m0200,
+  '0201-outbound-read-receipts': m0201,
   '0301-billing': m0301
 }

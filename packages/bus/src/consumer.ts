@@ -156,6 +156,8 @@ interface Work {
   running: number
   lastCommitted: number
   kafkaPaused: boolean
+  /** Another member may own it now: never commit for it again. */
+  revoked: boolean
 }
 
 const DEFAULT_POLICY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 10_000, exhausted: 'dead-letter' }
@@ -239,7 +241,8 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       abort: new AbortController(),
       running: 0,
       lastCommitted: -1,
-      kafkaPaused: false
+      kafkaPaused: false,
+      revoked: false
     }
   }
 
@@ -293,7 +296,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       void run(w, m).then((finished) => {
         w.running--
         if (q.length > 0) w.ready.push(lane); else w.lanes.delete(lane)
-        if (finished && !w.abort.signal.aborted && owned.has(tpKey(w.topic, w.partition))) {
+        if (finished && !w.revoked && owned.has(tpKey(w.topic, w.partition))) {
           if (w.tracker.finish(Number(m.offset))) scheduleCommit()
           maybeResumePartition(w)
         }
@@ -406,7 +409,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   function pendingCommits (): { topic: string, partition: number, offset: string, w: Work, c: number }[] {
     const out = []
     for (const w of works.values()) {
-      if (!owned.has(tpKey(w.topic, w.partition)) || w.abort.signal.aborted) continue
+      if (!owned.has(tpKey(w.topic, w.partition)) || w.revoked) continue
       const c = w.tracker.committable()
       if (c !== undefined && c > w.lastCommitted) out.push({ topic: w.topic, partition: w.partition, offset: String(c), w, c })
     }
@@ -445,6 +448,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   // ---- group membership ---------------------------------------------------------------------
 
   function revoke (w: Work): void {
+    w.revoked = true
     w.abort.abort(BusErrors.BUS_CONSUMER_CRASHED.create({ message: `partition ${w.topic}[${w.partition}] revoked` }))
     w.lanes.clear()
     w.ready.length = 0

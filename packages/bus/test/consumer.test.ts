@@ -1,0 +1,243 @@
+import diagnostics from 'node:diagnostics_channel'
+import t from 'tap'
+import { create, toBinary } from '@bufbuild/protobuf'
+import { CoexistError } from '@coexist/errors'
+import { WebhookChangeSchema } from '@coexist/contracts'
+import {
+  BUS_CHANNELS, DEAD_LETTER_HEADER, HEADER, createBusConsumer, createBusProducer, decodeHeaders,
+  type BusConsumerOptions, type BusProducer, type CommitDiagnostic
+} from '../src/index.ts'
+import type { Teardown } from '@coexist/testkit'
+import { busEnv, groupId, logger, readRecords, until, type BusTestEnv } from './helpers.ts'
+
+/** Quick settings: small timeouts so joins, commits and stops take milliseconds, not seconds. */
+const FAST = { sessionTimeoutMs: 6000, heartbeatIntervalMs: 300, rebalanceTimeoutMs: 6000, maxWaitTimeMs: 100, commitIntervalMs: 50, joinTimeoutMs: 20_000 }
+
+async function producerFor (t: Teardown, env: BusTestEnv): Promise<BusProducer> {
+  const p = createBusProducer({ kafka: env.kafka, registry: env.registry, logger })
+  t.teardown(() => p.disconnect())
+  await p.connect()
+  return p
+}
+
+function consumerFor (t: Teardown, env: BusTestEnv, producer: BusProducer, o: Pick<BusConsumerOptions, 'handlers'> & Partial<BusConsumerOptions>): ReturnType<typeof createBusConsumer> {
+  const c = createBusConsumer({ kafka: env.kafka, registry: env.registry, producer, logger, groupId: groupId('c'), ...FAST, ...o })
+  t.teardown(() => c.stop())
+  return c
+}
+
+const change = (i: number, key = 'pn-1'): ReturnType<typeof create<typeof WebhookChangeSchema>> =>
+  create(WebhookChangeSchema, { field: 'messages', phoneNumberId: key, changeIndex: i, rawRequestId: `req-${i}` })
+
+t.test('an undecodable record goes to the dead-letter topic with the issue in headers; the rest is handled', async (t) => {
+  const env = await busEnv(t, { only: ['webhook.messages', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const seen: number[] = []
+  const consumer = consumerFor(t, env, producer, { handlers: { 'webhook.messages': { handle: (r) => { seen.push(r.value.changeIndex) } } } })
+  await producer.publish('webhook.messages', { key: 'pn-1', value: change(1) })
+  // Bytes that are not a protobuf message (a truncated length-delimited field).
+  await producer.publishRaw('webhook.messages', { key: 'pn-1', value: Buffer.from([0x3a, 0xff, 0xff, 0x01]), headers: { [HEADER.traceId]: 'bad-trace' } })
+  // A valid encoding of another contract, labelled as such.
+  await producer.publishRaw('webhook.messages', { key: 'pn-1', value: toBinary(WebhookChangeSchema, change(9)), headers: { [HEADER.schema]: 'coexist.outbound.v1.OutboundRequest' } })
+  await producer.publish('webhook.messages', { key: 'pn-1', value: change(2) })
+  await consumer.start()
+  await until(() => seen.length === 2, 10_000, 'valid records')
+  t.same(seen, [1, 2], 'valid records handled in order, invalid ones skipped')
+
+  const dead = await readRecords(env.kafka, env.registry.topic('deadletter').name, 2)
+  const [decode, mismatch] = dead.map((r) => ({ h: decodeHeaders(r.headers), r }))
+  t.equal(decode!.h[DEAD_LETTER_HEADER.reason], 'decode')
+  t.equal(decode!.h[DEAD_LETTER_HEADER.errorCode], 'BUS_DECODE_FAILED')
+  t.match(decode!.h[DEAD_LETTER_HEADER.error], /WebhookChange/)
+  t.equal(decode!.h[DEAD_LETTER_HEADER.sourceTopic], env.registry.topic('webhook.messages').name)
+  t.equal(decode!.h[DEAD_LETTER_HEADER.sourceOffset], '1')
+  t.equal(decode!.h[HEADER.traceId], 'bad-trace', 'original headers kept')
+  t.same([...decode!.r.value!], [0x3a, 0xff, 0xff, 0x01], 'original bytes kept')
+  t.equal(decode!.r.key!.toString(), 'pn-1')
+  t.equal(mismatch!.h[DEAD_LETTER_HEADER.reason], 'schema-mismatch')
+  t.equal(mismatch!.h[DEAD_LETTER_HEADER.errorCode], 'BUS_SCHEMA_MISMATCH')
+})
+
+t.test('a failing handler is retried, then dead-lettered; a non-retryable coded error at once', async (t) => {
+  const env = await busEnv(t, { only: ['webhook.history', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const attempts = new Map<number, number>()
+  const done: number[] = []
+  const consumer = consumerFor(t, env, producer, {
+    handlers: {
+      'webhook.history': {
+        retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 10 },
+        handle: (r) => {
+          const i = r.value.changeIndex
+          attempts.set(i, (attempts.get(i) ?? 0) + 1)
+          if (i === 1) throw new Error('flaky forever')
+          if (i === 2) throw new CoexistError('SYNC_BAD_CHUNK', { message: 'bad chunk', retryable: false })
+          if (i === 3 && r.attempt < 2) throw new Error('flaky once')
+          done.push(i)
+        }
+      }
+    }
+  })
+  for (const i of [1, 2, 3, 4]) await producer.publish('webhook.history', { key: 'pn-1', value: change(i) })
+  await consumer.start()
+  await until(() => done.length === 2, 10_000, 'records 3 and 4')
+  t.same(done, [3, 4])
+  t.equal(attempts.get(1), 3, 'retried up to maxAttempts')
+  t.equal(attempts.get(2), 1, 'not retried')
+  t.equal(attempts.get(3), 2)
+  const dead = (await readRecords(env.kafka, env.registry.topic('deadletter').name, 2)).map((r) => decodeHeaders(r.headers))
+  t.same(dead.map((h) => [h[DEAD_LETTER_HEADER.reason], h[DEAD_LETTER_HEADER.errorCode], h[DEAD_LETTER_HEADER.attempts]]),
+    [['handler', 'UNCODED', '3'], ['handler', 'SYNC_BAD_CHUNK', '1']])
+})
+
+t.test('per-key parallelism inside one partition keeps each key in order', async (t) => {
+  const env = await busEnv(t, { only: ['outbound.requests', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const keys = 20
+  const perKey = 25
+  const lastSeq = new Map<string, number>()
+  let outOfOrder = 0
+  let running = 0
+  let maxRunning = 0
+  let handled = 0
+  const consumer = consumerFor(t, env, producer, {
+    handlers: {
+      'outbound.requests': {
+        ordering: 'key',
+        maxConcurrency: 8,
+        handle: async (r) => {
+          running++
+          maxRunning = Math.max(maxRunning, running)
+          const seq = r.value.attempt
+          if ((lastSeq.get(r.key!) ?? -1) !== seq - 1) outOfOrder++
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 4))
+          lastSeq.set(r.key!, seq)
+          running--
+          handled++
+        }
+      }
+    }
+  })
+  const sends: Promise<void>[] = []
+  for (let s = 0; s < perKey; s++) {
+    for (let k = 0; k < keys; k++) {
+      sends.push(producer.publish('outbound.requests', { key: `pn-${k}`, value: { requestId: `${k}-${s}`, phoneNumberId: `pn-${k}`, attempt: s } }))
+    }
+  }
+  await Promise.all(sends)
+  await consumer.start()
+  await until(() => handled === keys * perKey, 15_000, 'all records')
+  t.equal(outOfOrder, 0, 'every key saw 0, 1, 2, … in order')
+  t.ok(maxRunning > 1, `different keys ran concurrently (max ${maxRunning})`)
+  t.ok(maxRunning <= 8, 'within maxConcurrency')
+})
+
+t.test('the commit watermark: after a stop, a restart replays only from the first unfinished record', async (t) => {
+  const env = await busEnv(t, { only: ['outbound.requests', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const group = groupId('watermark')
+  const commits: CommitDiagnostic[] = []
+  const onCommit = (m: unknown): void => { commits.push(m as CommitDiagnostic) }
+  diagnostics.subscribe(BUS_CHANNELS.commit, onCommit)
+  t.teardown(() => diagnostics.unsubscribe(BUS_CHANNELS.commit, onCommit))
+
+  // Offsets 0..29; the record at offset 10 (key "stuck") never finishes in the first run.
+  for (let i = 0; i < 30; i++) {
+    await producer.publish('outbound.requests', { key: i === 10 ? 'stuck' : `pn-${i % 3}`, value: { requestId: `r-${i}`, attempt: i } })
+  }
+  const first = new Set<number>()
+  let aborted = false
+  const c1 = createBusConsumer({
+    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST, stopTimeoutMs: 200,
+    handlers: {
+      'outbound.requests': {
+        ordering: 'key',
+        handle: async (r) => {
+          if (r.key === 'stuck') {
+            await new Promise<void>((resolve) => r.signal.addEventListener('abort', () => { aborted = true; resolve() }, { once: true }))
+            throw new Error('aborted')
+          }
+          first.add(Number(r.offset))
+        }
+      }
+    }
+  })
+  await c1.start()
+  await until(() => first.size === 29, 10_000, 'the 29 other records')
+  await c1.stop()
+  t.ok(aborted, 'the stuck handler was signalled when stop ran out of time')
+  t.equal(commits.at(-1)?.offset, '10', 'committed up to the unfinished record, not past it')
+
+  const second: number[] = []
+  const c2 = createBusConsumer({
+    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST,
+    handlers: { 'outbound.requests': { ordering: 'key', handle: (r) => { second.push(Number(r.offset)) } } }
+  })
+  t.teardown(() => c2.stop())
+  await c2.start()
+  await until(() => second.length === 20, 10_000, 'replay from offset 10')
+  t.equal(Math.min(...second), 10, 'nothing finished below the watermark is redelivered')
+  t.ok(second.includes(10), 'the unfinished record is not skipped')
+  await c2.commit()
+  await c2.stop()
+
+  // A third run with everything finished and committed sees only new records.
+  await producer.publish('outbound.requests', { key: 'pn-0', value: { requestId: 'r-30' } })
+  const third: number[] = []
+  const c3 = createBusConsumer({
+    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST,
+    handlers: { 'outbound.requests': { handle: (r) => { third.push(Number(r.offset)) } } }
+  })
+  t.teardown(() => c3.stop())
+  await c3.start()
+  await until(() => third.length === 1, 10_000, 'the new record')
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  t.same(third, [30])
+})
+
+t.test('pause() stops fetching until resume()', async (t) => {
+  const env = await busEnv(t, { only: ['events', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const seen: string[] = []
+  const consumer = consumerFor(t, env, producer, { handlers: { events: { handle: (r) => { seen.push(r.value.eventId) } } } })
+  await consumer.start()
+  consumer.pause(['events'])
+  await producer.publish('events', { key: 'pn', value: { eventId: 'e1' } })
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  t.same(seen, [], 'nothing handled while paused')
+  consumer.resume()
+  await until(() => seen.length === 1, 5000, 'the record after resume')
+  t.same(seen, ['e1'])
+  t.same(consumer.assignments(), [{ topic: env.registry.topic('events').name, partitions: [0] }])
+})
+
+t.test('two members of one group share partitions across a rebalance and lose nothing', async (t) => {
+  const env = await busEnv(t, { partitions: 4, only: ['outbound.results', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const group = groupId('rebalance')
+  const seen = new Set<string>()
+  const handle = async (r: { value: { requestId: string } }): Promise<void> => {
+    await new Promise((resolve) => setTimeout(resolve, 1))
+    seen.add(r.value.requestId)
+  }
+  const a = createBusConsumer({ kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST, handlers: { 'outbound.results': { ordering: 'key', handle } } })
+  t.teardown(() => a.stop())
+  await a.start()
+  const n = 400
+  const publishAll = async (from: number, to: number): Promise<void> => {
+    await Promise.all(Array.from({ length: to - from }, (_, i) => producer.publish('outbound.results', { key: `pn-${(from + i) % 13}`, value: { requestId: `r-${from + i}` } })))
+  }
+  await publishAll(0, n / 2)
+  const b = createBusConsumer({ kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST, handlers: { 'outbound.results': { ordering: 'key', handle } } })
+  t.teardown(() => b.stop())
+  await b.start()
+  await publishAll(n / 2, n)
+  await until(() => seen.size === n, 20_000, 'every record')
+  await until(() => a.assignments().length + b.assignments().length > 0 &&
+    a.assignments().concat(b.assignments()).reduce((s, x) => s + x.partitions.length, 0) === 4, 10_000, 'a full assignment')
+  t.ok(b.assignments().length > 0, 'the second member got partitions')
+  await a.commit(); await b.commit()
+  const committed = await env.admin.fetchOffsets({ groupId: group, topics: [env.registry.topic('outbound.results').name] })
+  const total = committed[0]!.partitions.reduce((s, p) => s + Number(p.offset), 0)
+  t.equal(total, n, 'committed offsets cover every record')
+})

@@ -9,7 +9,7 @@ export {
   Simulator, newWamid, DEFAULT_GRAPH_VERSION, SERVICE_WINDOW_MS, SYNC_WINDOW_MS,
   type SimulatorControl, type SimulatorOptions, type SendRecord, type RejectionRecord, type UsageRecord,
   type ReadRecord, type SendsReport, type SendsFilter, type FaultsView, type NumberView, type InboundInput,
-  type InboundResult, type SyncRequestRecord, type SyncType, type GraphAnswer
+  type InboundResult, type SyncRequestRecord, type GraphAnswer
 } from './simulator.ts'
 export {
   NumberConfigSchema, FaultsSchema, WebhookTargetSchema, WindowSchema, ResetSchema, EmitSchema, GenerateSchema,
@@ -25,8 +25,9 @@ export {
   type WebhookTarget, type RetryPolicy, type EmitOptions, type EmitManyOptions, type DeliveryResult,
   type DeliveryRecord, type DeliveryAttempt, type EmitterStats, type WebhookBody, type WebhookEmitterOptions
 } from './webhooks/webhook-emitter.ts'
-export { encodeMetaJson } from './webhooks/meta-json.ts'
 export * from './webhooks/builders.ts'
+/** Meta's wire serialisation (non-ASCII as `\uXXXX`, `/` as `\/`); the emitter signs these bytes. */
+export { serializeLikeMeta as encodeMetaJson } from '@coexist/meta'
 export { generateHistory, generateContactsSync, generateUsers, type HistoryScenario, type ContactsScenario, type GeneratedHistory, type HistoryItem, type SimUser } from './webhooks/history-generator.ts'
 export { runScenario, demoScenario, scenarioNumbers, ScenarioSchema, INBOUND_MIX, type ScenarioOptions, type ScenarioHandle, type ScenarioStats } from './scenarios/run-scenario.ts'
 export { seededRandom, shuffle } from './random.ts'

@@ -13,7 +13,8 @@ import {
   type WebhookTargetInput, type WindowInput
 } from './control/control-schemas.ts'
 import { graphError, type GraphErrorAnswer } from './graph/graph-error.ts'
-import { MarkReadSchema, validateSendBody, waIdOf, type SendType } from './graph/send-validation.ts'
+import type { SendMessageType, SyncType } from '@coexist/meta'
+import { validateMarkAsRead, validateSendBody, validateSmbAppData, waIdOf } from './graph/send-validation.ts'
 import { PairLimiter } from './limits/pair-limiter.ts'
 import { SlidingWindowCounter } from './limits/sliding-window.ts'
 import { MediaStore, type StoredMedia } from './media-store.ts'
@@ -37,8 +38,6 @@ export const SERVICE_WINDOW_MS = DAY
 export const SYNC_WINDOW_MS = DAY
 export const DEFAULT_GRAPH_VERSION = 'v24.0'
 
-export type SyncType = 'smb_app_state_sync' | 'history'
-
 /** A send Meta accepted. `at` is the arrival time in ms on the simulator's clock. */
 export interface SendRecord {
   seq: number
@@ -47,7 +46,7 @@ export interface SendRecord {
   wamid: string
   to: string
   waId: string
-  type: SendType
+  type: SendMessageType
   templateName?: string
   pricing: Pricing
   graphVersion: string
@@ -485,9 +484,9 @@ export class Simulator implements SimulatorControl {
     }
     if (body === INVALID_JSON || body === undefined) return json(graphError(100, { details: 'The request body could not be parsed as JSON.' }))
     if (typeof body === 'object' && body !== null && (body as { status?: unknown }).status !== undefined) {
-      const r = MarkReadSchema.safeParse(body)
-      if (!r.success) return json(graphError(100, { details: 'Invalid parameter status or message_id.' }))
-      this.#reads.push({ seq: ++this.#seq, at: arrival, phoneNumberId, messageId: r.data.message_id })
+      const r = validateMarkAsRead(body)
+      if (!r.ok) return json(r.answer)
+      this.#reads.push({ seq: ++this.#seq, at: arrival, phoneNumberId, messageId: r.value.message_id })
       return { kind: 'json', status: 200, body: { success: true }, delayMs }
     }
     if (n.faults.throttle || n.faults.throttleNext > 0) {
@@ -497,7 +496,8 @@ export class Simulator implements SimulatorControl {
     const v = validateSendBody(body)
     if (!v.ok) return json(v.answer)
     const req = v.value
-    const waId = waIdOf(req.to)
+    // A business-scoped user id is its own key; a phone number is keyed by its digits (wa_id).
+    const waId = req.bsuid ? req.to : waIdOf(req.to)
     if (waId === n.config.displayPhoneNumber) return json(graphError(131021))
     if (n.window.count(arrival) >= n.mps) return json(graphError(130429))
     const windowOpen = this.#windowOpen(n, waId, arrival)
@@ -522,7 +522,7 @@ export class Simulator implements SimulatorControl {
     return {
       kind: 'json',
       status: 200,
-      body: { messaging_product: 'whatsapp', contacts: [{ input: req.to, wa_id: waId }], messages: [message] },
+      body: { messaging_product: 'whatsapp', contacts: [req.bsuid ? { input: req.to, user_id: req.to } : { input: req.to, wa_id: waId }], messages: [message] },
       delayMs
     }
   }
@@ -534,12 +534,9 @@ export class Simulator implements SimulatorControl {
     if ('answer' in pre) return pre.answer
     const { n, delayMs } = pre
     const answer = (a: GraphErrorAnswer): GraphAnswer => ({ kind: 'json', status: a.status, body: a.body, delayMs })
-    const b = (typeof body === 'object' && body !== null ? body : {}) as { messaging_product?: unknown, sync_type?: unknown }
-    if (b.messaging_product !== 'whatsapp') return answer(graphError(100, { details: 'The parameter messaging_product is required.' }))
-    if (b.sync_type !== 'smb_app_state_sync' && b.sync_type !== 'history') {
-      return answer(graphError(100, { details: 'The parameter sync_type must be one of {smb_app_state_sync, history}.' }))
-    }
-    const syncType: SyncType = b.sync_type
+    const v = validateSmbAppData(body === INVALID_JSON ? undefined : body)
+    if (!v.ok) return answer(v.answer)
+    const syncType: SyncType = v.value.sync_type
     if (n.config.mode !== 'coexistence') {
       return answer(graphError(100, { details: 'This phone number was not onboarded from the WhatsApp Business app.' }))
     }

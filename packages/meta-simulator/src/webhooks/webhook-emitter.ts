@@ -6,8 +6,7 @@
  */
 import { Agent, request } from 'undici'
 import type { Logger } from '@coexist/logger'
-import { encodeMetaJson } from './meta-json.ts'
-import { signBody } from './sign.ts'
+import { serializeLikeMeta, signBody } from '@coexist/meta'
 import { seededRandom, shuffle } from '../random.ts'
 
 /** Where webhooks go and the app secret that signs them. */
@@ -296,7 +295,7 @@ export class WebhookEmitter {
 function toBytes (body: WebhookBody): Buffer {
   if (Buffer.isBuffer(body)) return body
   if (typeof body === 'string') return Buffer.from(body, 'utf8')
-  return Buffer.from(encodeMetaJson(body), 'utf8')
+  return Buffer.from(serializeLikeMeta(body), 'utf8')
 }
 
 function toObject (body: WebhookBody): WebhookEnvelopeLike {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { validateSendBody, waIdOf } from '../../src/graph/send-validation.ts'
+import { validateMarkAsRead, validateSendBody, validateSmbAppData, waIdOf } from '../../src/graph/send-validation.ts'
 
 const code = (body: unknown): number | undefined => {
   const r = validateSendBody(body)
@@ -12,7 +12,7 @@ t.test('valid bodies of several types', async (t) => {
   t.equal(code({ messaging_product: 'whatsapp', to: '+55', type: 'image', image: { link: 'https://cdn.example.com/a.jpg' } }), undefined)
   t.equal(code({ messaging_product: 'whatsapp', to: '+55', type: 'template', template: { name: 'order_update', language: { code: 'pt_BR' }, components: [{ type: 'body', parameters: [] }] } }), undefined)
   t.equal(code({ messaging_product: 'whatsapp', to: '+55', type: 'reaction', reaction: { message_id: 'wamid.X', emoji: '👍' } }), undefined)
-  t.equal(code({ messaging_product: 'whatsapp', to: '+55', type: 'interactive', interactive: { type: 'button', body: { text: 'ok?' }, action: { buttons: [] } } }), undefined)
+  t.equal(code({ messaging_product: 'whatsapp', to: '+55', type: 'interactive', interactive: { type: 'button', body: { text: 'ok?' }, action: { buttons: [{ type: 'reply', reply: { id: 'y', title: 'Yes' } }] } } }), undefined)
 })
 
 t.test('envelope problems are 100, missing fields 131008, bad values 131009', async (t) => {
@@ -32,4 +32,15 @@ t.test('envelope problems are 100, missing fields 131008, bad values 131009', as
 
 t.test('wa_id is the digits of the input', async (t) => {
   t.equal(waIdOf('+55 (11) 98888-7777'), '5511988887777')
+})
+
+t.test('BSUID recipients, mark-as-read and smb_app_data bodies', async (t) => {
+  const r = validateSendBody({ messaging_product: 'whatsapp', recipient: 'BR.12345abcdef', type: 'text', text: { body: 'hi' } })
+  t.same(r.ok && { to: r.value.to, bsuid: r.value.bsuid }, { to: 'BR.12345abcdef', bsuid: true })
+  t.equal(code({ messaging_product: 'whatsapp', to: '+55', type: 'template', context: { message_id: 'wamid.X' }, template: { name: 'a', language: { code: 'en' } } }), 131009, 'no quoted reply with a template')
+  t.ok(validateMarkAsRead({ messaging_product: 'whatsapp', status: 'read', message_id: 'wamid.X' }).ok)
+  t.notOk(validateMarkAsRead({ messaging_product: 'whatsapp', status: 'read' }).ok)
+  t.ok(validateSmbAppData({ messaging_product: 'whatsapp', sync_type: 'history' }).ok)
+  const bad = validateSmbAppData({ messaging_product: 'whatsapp', sync_type: 'all' })
+  t.equal(bad.ok ? 0 : bad.answer.body.error.code, 100)
 })

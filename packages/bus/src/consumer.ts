@@ -42,7 +42,7 @@ import { BusErrors } from './errors.ts'
 import { DEAD_LETTER_HEADER, HEADER, PROTOBUF_CONTENT_TYPE, decodeHeaders } from './headers.ts'
 import { OffsetTracker } from './offset-tracker.ts'
 import { createBusProducer, type BusProducer } from './producer.ts'
-import type { TopicKey, TopicRegistry, TopicSpec, ValueOf } from './topics.ts'
+import type { TopicContracts, TopicKey, TopicRegistry, TopicSpec, ValueOf } from './topics.ts'
 
 /** One decoded record, as a handler receives it. */
 export interface BusRecord<V> {
@@ -83,6 +83,11 @@ export interface RetryPolicy {
 }
 
 export interface TopicHandler<K extends TopicKey> {
+  /**
+   * The topic's contract. Optional: the registry already knows it (and types `record.value`);
+   * when given it must be the registry's, which makes the table self-describing.
+   */
+  schema?: TopicContracts[K]
   handle: (record: BusRecord<ValueOf<K>>) => Promise<void> | void
   retry?: Partial<RetryPolicy>
   /** `partition` (default): in offset order, one at a time. `key`: per-key order, keys in parallel. */
@@ -194,6 +199,9 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   for (const [key, handler] of Object.entries(opts.handlers) as [TopicKey, TopicHandler<TopicKey> | undefined][]) {
     if (handler === undefined) continue
     const spec = registry.topic(key)
+    if (handler.schema !== undefined && handler.schema !== spec.schema) {
+      throw BusErrors.BUS_INVALID_OPTIONS.create({ message: `the handler for ${key} names another schema than the topic's contract` })
+    }
     specs.set(spec.name, { spec, handler })
   }
   if (specs.size === 0) throw BusErrors.BUS_INVALID_OPTIONS.create({ message: 'a consumer needs at least one handler' })
@@ -217,6 +225,8 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   let rebalancing = false
   let stopping = false
   let started = false
+  /** consumer.run() has been called (kafkajs pause/resume need it). */
+  let running = false
   let stopped: Promise<void> | undefined
   let commitTimer: NodeJS.Timeout | undefined
   let commitChain: Promise<void> = Promise.resolve()
@@ -534,6 +544,8 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
         partitionsConsumedConcurrently: opts.partitionsConsumedConcurrently ?? 4,
         eachBatch
       })
+      running = true
+      if (userPaused.size > 0) consumer.pause([...userPaused].map((topic) => ({ topic })))
       if (joinTimeoutMs > 0) {
         let timer: NodeJS.Timeout | undefined
         const timedOut = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), joinTimeoutMs) })
@@ -550,7 +562,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       stopped ??= (async () => {
         stopping = true
         clearTimeout(commitTimer)
-        if (started) {
+        if (running) {
           try { consumer.pause([...specs.keys()].map((topic) => ({ topic }))) } catch { /* not running */ }
         }
         stopSignal.abort()
@@ -580,13 +592,13 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
     pause (topics?: TopicKey[]): void {
       const names = topicNames(topics)
       for (const n of names) userPaused.add(n)
-      if (started && !stopping) consumer.pause(names.map((topic) => ({ topic })))
+      if (running && !stopping) consumer.pause(names.map((topic) => ({ topic })))
     },
 
     resume (topics?: TopicKey[]): void {
       const names = topicNames(topics)
       for (const n of names) userPaused.delete(n)
-      if (!started || stopping) return
+      if (!running || stopping) return
       consumer.resume(names.map((topic) => ({ topic })))
       // Partitions held back by back-pressure stay paused.
       for (const w of works.values()) {

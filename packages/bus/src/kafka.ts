@@ -32,8 +32,12 @@ function pinoLogCreator (logger: Logger) {
     // The bus limits the idempotent producer's retries on purpose and replaces the producer
     // after a failed batch (see producer.ts), so kafkajs's generic warning is noise here.
     if (namespace === 'Producer' && message.startsWith('Limiting retries for the idempotent producer')) return
-    const lvl = PINO_LEVEL[level as keyof typeof PINO_LEVEL] ?? 'info'
-    if (lvl === 'silent') return
+    let lvl: 'error' | 'warn' | 'info' | 'debug' | 'silent' = PINO_LEVEL[level as keyof typeof PINO_LEVEL] ?? 'info'
+    // kafkajs logs every error *response* at error level, including the routine ones of a
+    // rebalance or a coordinator still loading; the failures that matter surface as thrown
+    // errors (and CRASH events). Keep those lines for debugging only.
+    if (namespace === 'Connection' && lvl === 'error') lvl = message.startsWith('Response ') ? 'debug' : 'warn'
+    if (lvl === 'silent' || !logger.isLevelEnabled(lvl)) return
     logger[lvl]({ kafkajs: { namespace, ...extra } }, message)
   }
 }

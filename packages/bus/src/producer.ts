@@ -23,7 +23,6 @@
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import kafkajs, { type Kafka, type Message, type Producer, type RetryOptions } from 'kafkajs'
 import type { Logger } from '@coexist/logger'
-import { findCode } from '@coexist/errors'
 import { channels, type BatchDiagnostic } from './diagnostics.ts'
 import { BusErrors } from './errors.ts'
 import { HEADER, PROTOBUF_CONTENT_TYPE, newTraceId } from './headers.ts'
@@ -80,7 +79,7 @@ export interface BusProducerOptions {
 }
 
 export interface BusProducer {
-  /** Connects (also done lazily by the first publish). Rejects when Kafka cannot be reached. */
+  /** Connects (also done lazily by the first publish). Rejects with BUS_NOT_READY when Kafka cannot be reached. */
   connect: () => Promise<void>
   /** Encodes and publishes one record with the standard headers; resolves once Kafka acknowledged it (acks=all). */
   publish: <K extends ContractTopicKey>(topic: K, record: PublishRecord<K>, opts?: PublishOptions) => Promise<void>
@@ -109,6 +108,16 @@ const toBuffer = (v: string | Uint8Array): Buffer | string =>
 
 const byteLength = (v: string | Uint8Array | null | undefined): number =>
   v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength
+
+/** kafkajs error `type`s in an error, its causes and aggregated errors (kafkajs wraps them). */
+function kafkaErrorTypes (err: unknown, depth = 0, out: string[] = []): string[] {
+  if (err === null || typeof err !== 'object' || depth > 8) return out
+  const e = err as { type?: unknown, cause?: unknown, errors?: unknown }
+  if (typeof e.type === 'string') out.push(e.type)
+  kafkaErrorTypes(e.cause, depth + 1, out)
+  if (Array.isArray(e.errors)) for (const x of e.errors) kafkaErrorTypes(x, depth + 1, out)
+  return out
+}
 
 /** Creates the producer (not yet connected). See the module comment. */
 export function createBusProducer (opts: BusProducerOptions): BusProducer {
@@ -267,7 +276,7 @@ export function createBusProducer (opts: BusProducerOptions): BusProducer {
         diag.ok = false
         diag.error = (err as { type?: string }).type ?? (err as Error).name
         replaceProducer()
-        const tooLarge = (err as { type?: string }).type === 'MESSAGE_TOO_LARGE' || findCode(err) === 'MESSAGE_TOO_LARGE'
+        const tooLarge = kafkaErrorTypes(err).includes('MESSAGE_TOO_LARGE')
         const e = tooLarge
           ? BusErrors.BUS_RECORD_TOO_LARGE.create({ cause: err })
           : BusErrors.BUS_PUBLISH_FAILED.create({ cause: err, detail: { topics: [...byTopic.keys()] } })
@@ -313,7 +322,14 @@ export function createBusProducer (opts: BusProducerOptions): BusProducer {
   }
 
   return {
-    connect: async () => { await connected() },
+    async connect (): Promise<void> {
+      try {
+        await connected()
+      } catch (err) {
+        if (BusErrors.BUS_PRODUCER_CLOSED.is(err)) throw err
+        throw BusErrors.BUS_NOT_READY.create({ message: 'cannot connect the Kafka producer', cause: err })
+      }
+    },
 
     publish<K extends ContractTopicKey> (key: K, record: PublishRecord<K>, o?: PublishOptions): Promise<void> {
       let spec: TopicSpec<K>

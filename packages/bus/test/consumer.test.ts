@@ -195,6 +195,61 @@ t.test('the commit watermark: after a stop, a restart replays only from the firs
   t.same(third, [30])
 })
 
+t.test('a 3 MB record reaches its handler with the default fetch sizes', async (t) => {
+  const env = await busEnv(t, { only: ['webhook.raw', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const body = Buffer.alloc(3 * 1024 * 1024, 'x')
+  const got: Buffer[] = []
+  const consumer = consumerFor(t, env, producer, { handlers: { 'webhook.raw': { handle: (r) => { got.push(Buffer.from(r.value.body)) } } } })
+  await producer.publish('webhook.raw', { key: 'waba', value: { body, requestId: 'big' } })
+  await producer.publish('webhook.raw', { key: 'waba', value: { body: Buffer.from('{}'), requestId: 'small' } })
+  await consumer.start()
+  await until(() => got.length === 2, 10_000, 'both records')
+  t.ok(got[0]!.equals(body))
+  t.equal(got[1]!.toString(), '{}')
+})
+
+t.test('back-pressure pauses a busy partition and resumes it: everything is handled', async (t) => {
+  const env = await busEnv(t, { only: ['billing.usage', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  let maxInFlight = 0
+  let inFlight = 0
+  const seen = new Set<string>()
+  const consumer = consumerFor(t, env, producer, {
+    maxPendingPerPartition: 4,
+    handlers: {
+      'billing.usage': {
+        ordering: 'key',
+        maxConcurrency: 4,
+        handle: async (r) => {
+          inFlight++
+          maxInFlight = Math.max(maxInFlight, inFlight)
+          await new Promise((resolve) => setTimeout(resolve, 1))
+          seen.add(r.value.usageId)
+          inFlight--
+        }
+      }
+    }
+  })
+  await Promise.all(Array.from({ length: 200 }, (_, i) => producer.publish('billing.usage', { key: `t-${i % 10}`, value: { usageId: `u-${i}` } })))
+  await consumer.start()
+  await until(() => seen.size === 200, 15_000, 'all 200 records')
+  t.ok(maxInFlight <= 4)
+})
+
+t.test('a handler table entry may name its schema; another schema is refused', async (t) => {
+  const env = await busEnv(t, { only: ['events'] })
+  const producer = await producerFor(t, env)
+  t.throws(() => createBusConsumer({
+    kafka: env.kafka, registry: env.registry, producer, logger, groupId: 'x',
+    handlers: { events: { schema: WebhookChangeSchema as never, handle: () => {} } }
+  }), { code: 'BUS_INVALID_OPTIONS' })
+  t.doesNotThrow(() => createBusConsumer({
+    kafka: env.kafka, registry: env.registry, producer, logger, groupId: 'x',
+    handlers: { events: { schema: env.registry.topic('events').schema, handle: () => {} } }
+  }))
+})
+
 t.test('pause() stops fetching until resume()', async (t) => {
   const env = await busEnv(t, { only: ['events', 'deadletter'] })
   const producer = await producerFor(t, env)

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { RawWebhookSchema, UnroutedWebhookSchema, WebhookChangeSchema } from '@coexist/contracts'
-import { LARGE_MESSAGE_BYTES, TOPIC_KEYS, WEBHOOK_FIELDS, createTopicRegistry, describeTopicConfig, ensureTopics, webhookTopicKey } from '../src/index.ts'
-import { busEnv } from './helpers.ts'
+import { LARGE_MESSAGE_BYTES, TOPIC_KEYS, WEBHOOK_FIELDS, createKafka, createTopicRegistry, describeTopicConfig, ensureTopics, kafkaReady, webhookTopicKey } from '../src/index.ts'
+import { busEnv, logger } from './helpers.ts'
 
 t.test('the registry names every architecture topic under the prefix, with its contract', async (t) => {
   const r = createTopicRegistry()
@@ -75,4 +75,19 @@ t.test('ensureTopics creates the topics with their config and waits for leaders 
   const again = await ensureTopics(env.admin, env.registry)
   t.same(again.created, [])
   t.equal(again.existing.length, names.length)
+})
+
+t.test('kafkaReady answers true on the real broker and false, in time, without one', async (t) => {
+  const env = await busEnv(t, { only: ['events'] })
+  t.match(await kafkaReady(env.admin), { ready: true, brokers: 1 })
+
+  const kafka = createKafka({ brokers: ['127.0.0.1:1'], clientId: 'x', logger, connectionTimeoutMs: 100, retry: { retries: 0 } })
+  const admin = kafka.admin()
+  const started = Date.now()
+  const [a, b] = await Promise.all([kafkaReady(admin, 300), kafkaReady(admin, 300)])
+  t.equal(a.ready, false)
+  t.type(a.error, 'string')
+  t.equal(a, b, 'concurrent probes share one request')
+  t.ok(Date.now() - started < 1000)
+  await admin.disconnect()
 })

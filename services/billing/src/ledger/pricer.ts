@@ -649,3 +649,20 @@ async function writeLines (tx: Tx, lines: readonly Line[]): Promise<void> {
       rate_card_id, rate_card_version, tier_month, tier_position, tier, unit_price_micros, billed_price_micros, revision, settled_at)
     WHERE l.wamid = v.wamid`.execute(tx)
 }
+
+/**
+ * Recomputes lines still open (`pending`, `unpriced`), e.g. after a rate card was loaded or a
+ * number registered; in chunks, each its own transaction. Returns how many lines changed.
+ */
+export async function repriceOpenLines (deps: PricerDeps, opts: { chunk?: number } = {}): Promise<number> {
+  const chunk = opts.chunk ?? 2000
+  let after = ''
+  let changed = 0
+  for (;;) {
+    const rows = await deps.db.selectFrom('billing_ledger').select('wamid')
+      .where('state', 'in', ['pending', 'unpriced']).where('wamid', '>', after).orderBy('wamid').limit(chunk).execute()
+    if (rows.length === 0) return changed
+    changed += (await applyFacts(deps, [], { recompute: rows.map((r) => r.wamid) })).changed
+    after = rows.at(-1)!.wamid
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * Billing's Kafka consumers as one typed table: topic → schema (the registry's contract, decoded
+ * by the bus) → handler → retry policy. Handlers turn records into facts (change values validated
+ * with @coexist/meta's schemas) and hand them to the group-commit batcher; they resolve after the
+ * transaction holding them committed, so offsets are committed after the database. An invalid
+ * record is dead-lettered with its issue; a database outage is retried without end.
+ *
+ * Ordering does not matter to billing (facts merge commutatively), so records of one number run
+ * side by side: a busy number's statuses are priced in batches, not one transaction each.
+ */
+import type { RetryPolicy, TopicHandler, TopicHandlers, TopicKey } from '@coexist/bus'
+import { BillErrors } from '../errors.ts'
+import type { Fact } from '../ledger/facts.ts'
+import type { FactBatcher } from '../ledger/fact-batcher.ts'
+import { echoFacts, messagesFacts, sendFactOf, tierFacts } from './record-facts.ts'
+
+export interface ConsumerDeps {
+  batcher: Pick<FactBatcher, 'submit'>
+}
+
+const RETRY: Partial<RetryPolicy> = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000, exhausted: 'retry-forever' }
+/** Records of one partition priced at once; key ordering with many lanes. */
+const CONCURRENCY = 512
+
+/** SQLSTATE classes that mean "this data can never be written" rather than "try again". */
+const PERMANENT_SQL = /^(22|23|42)/
+
+async function submit (deps: ConsumerDeps, facts: readonly Fact[]): Promise<void> {
+  try {
+    await deps.batcher.submit(facts)
+  } catch (err) {
+    const code = (err as { code?: unknown }).code
+    if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && PERMANENT_SQL.test(code)) {
+      throw BillErrors.BILL_INVALID_RECORD.create({ message: 'the record cannot be priced', cause: err, detail: { sqlstate: code } })
+    }
+    throw err
+  }
+}
+
+function handler<K extends TopicKey> (handle: TopicHandler<K>['handle']): TopicHandler<K> {
+  return { handle, ordering: 'key', maxConcurrency: CONCURRENCY, retry: RETRY }
+}
+
+/** The handler table for createBusConsumer. */
+export function billingHandlers (deps: ConsumerDeps): TopicHandlers {
+  return {
+    'outbound.results': handler<'outbound.results'>(async (r) => {
+      const f = sendFactOf(r.value)
+      if (f !== undefined) await submit(deps, [f])
+    }),
+    'webhook.messages': handler<'webhook.messages'>(async (r) => { await submit(deps, messagesFacts(r.value)) }),
+    'webhook.smb_message_echoes': handler<'webhook.smb_message_echoes'>(async (r) => { await submit(deps, echoFacts(r.value)) }),
+    'webhook.account_update': handler<'webhook.account_update'>(async (r) => { await submit(deps, tierFacts(r.value)) })
+  }
+}

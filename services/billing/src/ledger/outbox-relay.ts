@@ -1,0 +1,95 @@
+// Publishes what the pricing transactions wrote to billing_outbox, in id order, and deletes it in
+// the same transaction as the publish succeeded: at least once (a crash after Kafka acknowledged
+// and before the delete publishes again; consumers dedupe UsageRecord by usage_id + revision).
+// Rows are claimed with SKIP LOCKED, so several replicas can relay side by side.
+import type { BusProducer } from '@coexist/bus'
+import { HEADER, PROTOBUF_CONTENT_TYPE } from '@coexist/bus'
+import { sql, type Db } from '@coexist/db'
+import type { Logger } from '@coexist/logger'
+
+export interface OutboxRelayOptions {
+  db: Db
+  producer: Pick<BusProducer, 'publishRaw'>
+  logger: Logger
+  /** Rows per transaction. Default 2000. */
+  batchSize?: number
+  /** Poll interval when idle, ms (kick() runs it at once). Default 1000. */
+  intervalMs?: number
+}
+
+export interface OutboxRelay {
+  /** Publish now (after a commit). */
+  kick: () => void
+  /** Publishes until the outbox is empty; returns how many events went out. */
+  drain: () => Promise<number>
+  stop: () => Promise<void>
+}
+
+interface Row { id: number, topic: string, key: string, event_type: string, schema: string, tenant_id: string | null, payload: Buffer }
+
+export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
+  const batchSize = opts.batchSize ?? 2000
+  const log = opts.logger.child({ component: 'outbox-relay' })
+  let stopped = false
+  let running: Promise<number> | undefined
+  let again = false
+  let timer: NodeJS.Timeout | undefined
+
+  async function once (): Promise<number> {
+    return await opts.db.transaction().execute(async (tx) => {
+      const { rows } = await sql<Row>`
+        DELETE FROM billing_outbox WHERE id IN (SELECT id FROM billing_outbox ORDER BY id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
+        RETURNING id, topic, key, event_type, schema, tenant_id, payload`.execute(tx)
+      if (rows.length === 0) return 0
+      rows.sort((a, b) => a.id - b.id)
+      await Promise.all(rows.map((r) => opts.producer.publishRaw(r.topic as 'billing.usage', {
+        key: r.key,
+        value: r.payload,
+        headers: {
+          [HEADER.eventType]: r.event_type,
+          [HEADER.schema]: r.schema,
+          [HEADER.contentType]: PROTOBUF_CONTENT_TYPE,
+          ...(r.tenant_id !== null ? { [HEADER.tenantId]: r.tenant_id } : {})
+        }
+      })))
+      return rows.length
+    })
+  }
+
+  async function drain (): Promise<number> {
+    let total = 0
+    for (;;) {
+      const n = await once()
+      total += n
+      if (n < batchSize) return total
+    }
+  }
+
+  function run (): void {
+    if (stopped) return
+    if (running !== undefined) { again = true; return }
+    running = drain()
+      .catch((err: unknown) => { log.warn({ err }, 'outbox publish failed; will retry'); return 0 })
+      .finally(() => {
+        running = undefined
+        if (again) { again = false; run() }
+      })
+  }
+
+  const tick = (): void => {
+    run()
+    timer = setTimeout(tick, opts.intervalMs ?? 1000)
+    timer.unref()
+  }
+  tick()
+
+  return {
+    kick: run,
+    drain: async () => { await running; return await drain() },
+    stop: async () => {
+      stopped = true
+      clearTimeout(timer)
+      await running
+    }
+  }
+}

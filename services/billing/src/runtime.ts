@@ -1,0 +1,102 @@
+/**
+ * What billing runs beside its HTTP app: the consumers (outbound results, messages with their
+ * statuses, echoes, account updates) feeding the group-commit batcher and the ledger engine, the
+ * outbox relay that publishes UsageRecord and TenantBalanceEvent, and a periodic re-evaluation
+ * of balances (a monthly spend limit lifts when the month changes).
+ */
+import { createBusConsumer, type BusConsumer, type BusProducer, type Kafka, type TopicRegistry } from '@coexist/bus'
+import type { Db } from '@coexist/db'
+import type { Logger } from '@coexist/logger'
+import { billingHandlers } from './consumers/table.ts'
+import { AccountCache } from './ledger/accounts.ts'
+import { FactBatcher } from './ledger/fact-batcher.ts'
+import { createOutboxRelay, type OutboxRelay } from './ledger/outbox-relay.ts'
+import { applyFacts, repriceOpenLines, type PricerDeps } from './ledger/pricer.ts'
+import { RateBook } from './ledger/rate-book.ts'
+import { reevaluateBalances } from './store/balances.ts'
+
+export interface BillingRuntimeDeps {
+  db: Db
+  kafka: Kafka
+  registry: TopicRegistry
+  producer: BusProducer
+  logger: Logger
+  /** ms since the epoch. */
+  clock?: () => number
+  /** Consumer group; default `billing`. */
+  groupId?: string
+  /** Where a new group starts; default the earliest record (a new deployment prices history). */
+  fromBeginning?: boolean
+  /** Facts per pricing transaction. */
+  maxBatchFacts?: number
+  onFatal?: (err: Error) => void
+}
+
+export interface BillingRuntime {
+  pricer: PricerDeps
+  batcher: FactBatcher
+  relay: OutboxRelay
+  consumer: BusConsumer
+  /** Recomputes pending/unpriced lines. */
+  reprice: () => Promise<number>
+  /** Forget cached rate cards and accounts. */
+  invalidate: () => void
+  stop: () => Promise<void>
+}
+
+/** Pricing pieces without Kafka (the app and tests of the ledger use them too). */
+export function createPricer (db: Db, logger: Logger, clock: () => number): PricerDeps {
+  return { db, rateBook: new RateBook(), accounts: new AccountCache(), clock: { now: clock }, logger: logger.child({ component: 'pricer' }) }
+}
+
+export async function startBillingRuntime (deps: BillingRuntimeDeps): Promise<BillingRuntime> {
+  const clock = deps.clock ?? Date.now
+  const pricer = createPricer(deps.db, deps.logger, clock)
+  const relay = createOutboxRelay({ db: deps.db, producer: deps.producer, logger: deps.logger })
+  const batcher = new FactBatcher({
+    apply: async (facts) => await applyFacts(pricer, facts),
+    logger: deps.logger,
+    maxFacts: deps.maxBatchFacts,
+    afterCommit: relay.kick
+  })
+  const consumer = createBusConsumer({
+    kafka: deps.kafka,
+    registry: deps.registry,
+    producer: deps.producer,
+    logger: deps.logger,
+    groupId: deps.groupId ?? 'billing',
+    fromBeginning: deps.fromBeginning ?? true,
+    handlers: billingHandlers({ batcher }),
+    // Records wait in the batcher, not in Kafka: let many be in flight per partition.
+    maxPendingPerPartition: 5000,
+    onFatal: deps.onFatal
+  })
+  await consumer.start()
+
+  const invalidate = (): void => { pricer.rateBook.invalidate(); pricer.accounts.clear() }
+  const reprice = async (): Promise<number> => {
+    const n = await repriceOpenLines(pricer)
+    relay.kick()
+    return n
+  }
+  const balanceTimer = setInterval(() => {
+    reevaluateBalances(deps.db, clock()).then((n) => { if (n > 0) relay.kick() }, (err: unknown) => deps.logger.warn({ err }, 'balance re-evaluation failed'))
+  }, 60_000)
+  balanceTimer.unref()
+
+  return {
+    pricer,
+    batcher,
+    relay,
+    consumer,
+    reprice,
+    invalidate,
+    stop: async () => {
+      clearInterval(balanceTimer)
+      await consumer.stop()
+      await batcher.flush()
+      await relay.stop()
+      await relay.drain().catch(() => 0)
+    }
+  }
+}

@@ -42,6 +42,10 @@ export interface SyncEnv {
   publishBody: (body: WebhookBodyLike, opts?: { receivedAt?: number }) => Promise<void>
   /** A URL the simulator's webhook emitter can post to: a minimal ingress into the topics. */
   ingressUrl: string
+  /** Resolves when the group has committed every record of the consumed topics. */
+  caughtUp: (groupId: string, timeoutMs?: number) => Promise<void>
+  /** The group id of the last runtime started. */
+  groupId: string
   /** Reads the domain events published so far (from the beginning of wa.events.v1). */
   readEvents: (count: number, timeoutMs?: number) => Promise<DomainEvent[]>
 }
@@ -130,9 +134,26 @@ export async function syncEnv (t: Teardown, opts: { runtime?: boolean, partition
 
   const env: SyncEnv = {
     db, dbUrl: url, kafka, registry, producer, sim, graph, cipher, app, runtime, clock, publishBody, ingressUrl,
+    groupId: '',
+    async caughtUp (groupId, timeoutMs = 20_000) {
+      const topics = TOPICS.filter((k) => k !== 'events' && k !== 'deadletter').map((k) => registry.topic(k).name)
+      await until(async () => {
+        const committed = await admin.fetchOffsets({ groupId, topics })
+        for (const tp of committed) {
+          const high = await admin.fetchTopicOffsets(tp.topic)
+          for (const p of high) {
+            const c = tp.partitions.find((x) => x.partition === p.partition)
+            const at = c === undefined || c.offset === '-1' ? Number(p.low) : Number(c.offset)
+            if (at < Number(p.high)) return false
+          }
+        }
+        return true
+      }, timeoutMs, `group ${groupId} caught up`)
+    },
     async startRuntime (groupId) {
+      env.groupId = groupId ?? `sync-${randomBytes(3).toString('hex')}`
       const r = await startSyncRuntime({
-        db, kafka, registry, producer, logger, cipher, graph, clock: now, groupId: groupId ?? `sync-${randomBytes(3).toString('hex')}`,
+        db, kafka, registry, producer, logger, cipher, graph, clock: now, groupId: env.groupId,
         syncIntervalMs: 100, consumer: { maxWaitTimeMs: 50, commitIntervalMs: 100 }
       })
       runtime = r

@@ -44,7 +44,7 @@ export function parseWebhookChange<F extends WebhookField> (field: F, change: We
   const r = parseChangeValue(field, raw)
   if (!r.ok) {
     throw SyncErrors.SYNC_RECORD_INVALID.create({
-      message: `${field} value does not match Meta's schema: ${r.error.message}`,
+      message: `${field} value does not match Meta's schema: ${r.error.message}${(r.error.issues ?? []).slice(0, 3).map((i) => ` [${JSON.stringify(i)}]`).join('')}`,
       detail: { field, issues: r.error.issues?.slice(0, 20) }
     })
   }

@@ -37,7 +37,7 @@ export async function importHistory (db: DbExecutor, number: NumberInfo, value: 
     const early = await insertMessages(db, number, rows.filter((r) => !filled.has(r.wamid)), { returnRows: false })
     result.mediaFilled = filled.size
     result.messages += early.insertedCount
-    if (onboarding !== undefined) {
+    if (onboarding !== undefined && filled.size + early.insertedCount > 0) {
       await sql`UPDATE onboardings SET history_media_filled = history_media_filled + ${filled.size}, history_messages = history_messages + ${early.insertedCount},
         updated_at = ${at} WHERE id = ${onboarding.id}::uuid`.execute(db)
     }

@@ -117,8 +117,8 @@ export async function touchAppActivity (db: DbExecutor, number: NumberInfo, at: 
   await sql`
     INSERT INTO number_lifecycle (phone_number_id, tenant_id, last_app_activity_at) VALUES (${number.phoneNumberId}, ${number.tenantId}::uuid, ${at})
     ON CONFLICT (phone_number_id) DO UPDATE SET last_app_activity_at = GREATEST(number_lifecycle.last_app_activity_at, excluded.last_app_activity_at),
-      activity_warning_level = CASE WHEN excluded.last_app_activity_at > COALESCE(number_lifecycle.last_app_activity_at, '-infinity') THEN NULL ELSE number_lifecycle.activity_warning_level END,
-      updated_at = now()`.execute(db)
+      activity_warning_level = NULL, updated_at = now()
+    WHERE number_lifecycle.last_app_activity_at IS NULL OR excluded.last_app_activity_at > number_lifecycle.last_app_activity_at`.execute(db)
 }
 
 /**

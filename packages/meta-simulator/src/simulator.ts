@@ -13,6 +13,7 @@ import {
   type WebhookTargetInput, type WindowInput
 } from './control/control-schemas.ts'
 import { graphError, type GraphErrorAnswer } from './graph/graph-error.ts'
+import { DEFAULT_RATES, parsePricingAnalyticsField, pricingAnalytics } from './graph/pricing-analytics.ts'
 import type { SendMessageType, SyncType } from '@coexist/meta'
 import { validateMarkAsRead, validateSendBody, validateSmbAppData, waIdOf } from './graph/send-validation.ts'
 import { PairLimiter } from './limits/pair-limiter.ts'
@@ -234,6 +235,8 @@ export interface SimulatorOptions {
   emitter?: Omit<WebhookEmitterOptions, 'target' | 'logger'>
   /** Public base URL (for media URLs); set by startSimulator once listening. */
   baseUrl?: string
+  /** USD per message by category for `pricing_analytics` costs (illustrative defaults). */
+  rates?: Partial<Record<PricingCategory, number>>
 }
 
 /** The simulator core; see {@link SimulatorControl} for the control surface. */
@@ -256,12 +259,14 @@ export class Simulator implements SimulatorControl {
   #timers = new Map<NodeJS.Timeout, () => void>()
   #closed = false
   #rnd = seededRandom(Date.now() % 1_000_000)
+  #rates: Record<PricingCategory, number>
 
   constructor (opts: SimulatorOptions = {}) {
     this.clock = opts.clock ?? systemClock
     this.graphVersion = opts.graphVersion ?? DEFAULT_GRAPH_VERSION
     this.#log = opts.logger
     this.baseUrl = opts.baseUrl ?? 'http://127.0.0.1:8090'
+    this.#rates = { ...DEFAULT_RATES, ...opts.rates }
     this.emitter = new WebhookEmitter({ ...opts.emitter, ...(opts.webhookTarget !== undefined ? { target: opts.webhookTarget } : {}), ...(opts.logger !== undefined ? { logger: opts.logger } : {}) })
   }
 
@@ -563,6 +568,10 @@ export class Simulator implements SimulatorControl {
     const now = this.clock.now()
     const media = this.media.get(id)
     if (media !== undefined && !this.#numbers.has(id)) return this.#mediaInfo(media, token, query.phone_number_id, now)
+    if (!this.#numbers.has(id)) {
+      const waba = [...this.#numbers.values()].filter((n) => n.config.wabaId === id)
+      if (waba.length > 0) return this.#wabaNode(id, waba, token, query.fields)
+    }
     const pre = this.#preflight(id, token, now)
     if ('answer' in pre) return pre.answer
     const { n, delayMs } = pre
@@ -717,6 +726,24 @@ export class Simulator implements SimulatorControl {
       body: { messaging_product: 'whatsapp', url: this.media.url(this.baseUrl, m, now), mime_type: m.mimeType, sha256: m.sha256, file_size: String(m.bytes.length), id: m.id },
       delayMs: 0
     }
+  }
+
+  /** `GET /{waba-id}`: a few WABA fields, or `pricing_analytics` over the accepted sends. */
+  #wabaNode (wabaId: string, numbers: NumberState[], token: string | undefined, fields: string | undefined): GraphAnswer {
+    if (token === undefined || !numbers.some((n) => n.tokens.has(token))) return this.#nodeAuthError(wabaId, token)
+    if (fields !== undefined && fields.startsWith('pricing_analytics')) {
+      const q = parsePricingAnalyticsField(fields)
+      if (q === undefined) {
+        const e = graphError(100, { details: 'pricing_analytics needs start, end and granularity (HALF_HOUR, DAILY, MONTHLY).' })
+        return { kind: 'json', status: e.status, body: e.body, delayMs: 0 }
+      }
+      const display = new Map(numbers.map((n) => [n.config.phoneNumberId, n.config.displayPhoneNumber]))
+      const sends = this.#accepted
+        .filter((a) => display.has(a.phoneNumberId))
+        .map((a) => ({ at: a.at, waId: a.waId, displayPhoneNumber: display.get(a.phoneNumberId) as string, category: a.pricing.category, type: a.pricing.type }))
+      return { kind: 'json', status: 200, body: { ...pricingAnalytics(sends, q, this.#rates), id: wabaId }, delayMs: 0 }
+    }
+    return { kind: 'json', status: 200, body: { id: wabaId, name: `${numbers[0]?.config.verifiedName ?? 'Coexist'} WABA`, currency: 'USD', timezone_id: '1', message_template_namespace: `sim_${wabaId}` }, delayMs: 0 }
   }
 
   #reject (phoneNumberId: string, at: number, a: GraphAnswer, body: unknown): void {

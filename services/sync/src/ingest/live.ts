@@ -3,7 +3,7 @@ import { MessageStatus } from '@coexist/contracts'
 import { unixSeconds, type AppStateSyncValue, type EchoesValue, type MessagesValue, type StatusUpdate } from '@coexist/meta'
 import { echoMessageRow, inboundMessageRow, normalisePhone } from '../domain/normalize.ts'
 import { statusRank } from '../domain/status-rank.ts'
-import { identityKey, resolveContacts } from '../store/contacts.ts'
+import { identityKey, resolveContacts, type NumberRef } from '../store/contacts.ts'
 import { insertMessages, type MessageInput } from '../store/messages.ts'
 import { domainEvent, enqueueEvents, type PendingEvent } from '../store/outbox.ts'
 import type { NumberInfo } from './number-directory.ts'
@@ -113,7 +113,7 @@ export async function applyStatuses (db: DbExecutor, number: NumberInfo, statuse
 }
 
 /** Records that the Business App was alive at `at` (echoes, contact changes). */
-export async function touchAppActivity (db: DbExecutor, number: NumberInfo, at: Date): Promise<void> {
+export async function touchAppActivity (db: DbExecutor, number: NumberRef, at: Date): Promise<void> {
   await sql`
     INSERT INTO number_lifecycle (phone_number_id, tenant_id, last_app_activity_at) VALUES (${number.phoneNumberId}, ${number.tenantId}::uuid, ${at})
     ON CONFLICT (phone_number_id) DO UPDATE SET last_app_activity_at = GREATEST(number_lifecycle.last_app_activity_at, excluded.last_app_activity_at),

@@ -1,0 +1,148 @@
+/**
+ * The webhook door: `GET /webhooks/meta[/:appId]` answers Meta's verification handshake;
+ * `POST /webhooks/meta[/:appId]` checks X-Hub-Signature-256 on the exact bytes received, then
+ * publishes the body and its changes to Kafka and answers 200 only once Kafka acknowledged
+ * every record (acks=all). Anything else Meta retries, which is what keeps invariant 1.
+ */
+import type { BusProducer, TopicRegistry } from '@coexist/bus'
+import { newTraceId } from '@coexist/bus'
+import { findCode } from '@coexist/errors'
+import type { FastifyPluginAsyncZod } from '@coexist/http'
+import { SIGNATURE_HEADER, checkVerifyChallenge, type SignatureVerifier } from '@coexist/meta'
+import type { FastifyRequest } from 'fastify'
+import { z } from 'zod'
+import { IngressErrors } from '../errors.ts'
+import type { IngressMetrics, RequestOutcome, SignatureFailure } from '../metrics.ts'
+import { planWebhook } from '../webhook/fan-out.ts'
+
+export interface WebhookRoutesOptions {
+  producer: Pick<BusProducer, 'publish'>
+  topics: TopicRegistry
+  verifier: SignatureVerifier
+  verifyToken: string
+  metrics: IngressMetrics
+  /** Largest body accepted; larger ones get 413 before they are read in full. */
+  bodyLimitBytes: number
+  /** How long a request waits for Kafka's acknowledgement before answering 503. */
+  publishTimeoutMs: number
+  /** Receive time source (ms since the epoch). */
+  now: () => number
+}
+
+const EMPTY = Buffer.alloc(0)
+
+const AppIdParams = z.object({
+  appId: z.string().min(1).max(64).describe('The Meta app id whose secrets verify this callback URL')
+})
+
+const HandshakeQuery = z.looseObject({
+  'hub.mode': z.string().optional().describe('`subscribe`'),
+  'hub.verify_token': z.string().optional().describe('The verify token set in the App Dashboard (META_VERIFY_TOKEN)'),
+  'hub.challenge': z.string().optional().describe('Echoed back as the plain-text body on success')
+})
+
+const handshakeSchema = {
+  tags: ['webhooks'],
+  summary: 'Meta webhook verification handshake',
+  description: 'Answers `hub.challenge` as plain text when `hub.mode=subscribe` and `hub.verify_token` matches; 403 otherwise.',
+  querystring: HandshakeQuery,
+  response: { 200: z.string().describe('The `hub.challenge` value') }
+}
+
+const receiveSchema = {
+  tags: ['webhooks'],
+  summary: 'Receive a signed Meta webhook',
+  description: 'The body is verified with X-Hub-Signature-256 over its exact bytes (401 otherwise, nothing stored), ' +
+    'archived to `webhook.raw`, and each `entry[].changes[]` published to its field\'s topic. 200 only after Kafka ' +
+    'acknowledged every record; 503 when it did not in time, so Meta retries.',
+  response: { 200: z.null().describe('Stored on Kafka') }
+}
+
+/** The webhook routes (an encapsulated plugin: its body parser and hooks touch nothing else). */
+export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, opts) => {
+  const { producer, topics, verifier, verifyToken, metrics, publishTimeoutMs, now } = opts
+  const outcomes = new WeakMap<FastifyRequest, RequestOutcome>()
+
+  // Every body reaches the handler as the raw Buffer, whatever its Content-Type: the signature
+  // covers the bytes, so nothing may parse (or re-encode) them before the check.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes }, (_request, body, done) => { done(null, body) })
+
+  app.addHook('onResponse', async (request, reply) => {
+    if (request.method !== 'POST') return
+    const s = reply.statusCode
+    const outcome = outcomes.get(request) ??
+      (s === 413 ? 'too_large' : s === 503 ? 'kafka_unavailable' : s >= 500 ? 'error' : s >= 400 ? 'bad_request' : 'routed')
+    metrics.requests.inc({ outcome })
+  })
+
+  const handshake = async (request: FastifyRequest<{ Querystring: z.infer<typeof HandshakeQuery>, Params: { appId?: string } }>, reply: import('fastify').FastifyReply) => {
+    const appId = request.params.appId
+    const check = appId !== undefined && !verifier.appIds.includes(appId)
+      ? { ok: false as const, reason: 'unknown_app' as const }
+      : checkVerifyChallenge(request.query, verifyToken)
+    if (!check.ok) {
+      metrics.verifications.inc({ result: check.reason })
+      request.log.warn({ reason: check.reason, appId }, 'webhook verification refused')
+      throw IngressErrors.ING_VERIFICATION_FAILED.create({ detail: { reason: check.reason } })
+    }
+    metrics.verifications.inc({ result: 'ok' })
+    request.log.info({ appId }, 'webhook verification answered')
+    return reply.code(200).type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send(check.challenge)
+  }
+
+  const receive = async (request: FastifyRequest<{ Params: { appId?: string } }>, reply: import('fastify').FastifyReply) => {
+    const receivedAt = now()
+    const body = Buffer.isBuffer(request.body) ? request.body : EMPTY
+    const header = request.headers[SIGNATURE_HEADER]
+    const appId = request.params.appId
+    const check = appId !== undefined ? verifier.verifyForApp(appId, body, header) : verifier.verifyAny(body, header)
+    if (!check.ok) {
+      // Signed with a secret we know, but another app's: a callback URL pointing at the wrong app.
+      const reason: SignatureFailure = check.reason === 'mismatch' && appId !== undefined && verifier.verifyAny(body, header).ok
+        ? 'other_app'
+        : check.reason
+      metrics.signatureFailures.inc({ reason })
+      outcomes.set(request, 'signature_rejected')
+      request.log.warn({ reason, appId, bytes: body.length }, 'webhook signature rejected')
+      throw IngressErrors.ING_SIGNATURE_INVALID.create({ detail: { reason } })
+    }
+
+    const contentType = request.headers['content-type'] ?? ''
+    const plan = planWebhook(body, { appId: check.appId, requestId: request.id, receivedAt, contentType }, topics)
+    // One trace id for every record of the request; all are enqueued in this tick, so they
+    // travel in the same producer batch as the other requests' records (group commit).
+    const traceId = newTraceId()
+    const started = performance.now()
+    try {
+      await Promise.all(plan.records.map((r) => producer.publish(r.topic, { key: r.key, value: r.value, traceId }, { timeoutMs: publishTimeoutMs })))
+    } catch (err) {
+      metrics.publishDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000)
+      const code = findCode(err) ?? 'UNKNOWN'
+      metrics.publishFailures.inc({ code })
+      outcomes.set(request, 'kafka_unavailable')
+      request.log.warn({ code, records: plan.records.length }, 'webhook not stored: Kafka did not acknowledge; answering 503')
+      // Every publish failure is a 503, even a record Kafka refuses as too large: Meta retries
+      // (nothing lost) and the failure stays visible in the metrics until the topic is fixed.
+      reply.header('retry-after', '1')
+      throw IngressErrors.ING_KAFKA_UNAVAILABLE.create({ cause: err, detail: { code } })
+    }
+    metrics.publishDuration.observe({ outcome: 'ok' }, (performance.now() - started) / 1000)
+    for (const r of plan.records) if (r.topic !== 'webhook.raw' && r.topic !== 'webhook.unrouted') metrics.changes.inc({ topic: r.topic })
+    for (const reason of plan.unrouted) metrics.unrouted.inc({ reason })
+    if (plan.unrouted.length > 0) {
+      outcomes.set(request, 'unrouted')
+      request.log.warn({ reasons: plan.unrouted, changes: plan.changes, wabaId: plan.wabaId }, 'webhook archived; part of it went to the unrouted topic')
+    } else {
+      outcomes.set(request, 'routed')
+      request.log.debug({ changes: plan.changes, wabaId: plan.wabaId }, 'webhook stored')
+    }
+    return reply.code(200).send()
+  }
+
+  const postOptions = { schema: receiveSchema, bodyLimit: opts.bodyLimitBytes }
+  app.get('/webhooks/meta', { schema: handshakeSchema }, handshake)
+  app.get('/webhooks/meta/:appId', { schema: { ...handshakeSchema, params: AppIdParams } }, handshake)
+  app.post('/webhooks/meta', postOptions, receive)
+  app.post('/webhooks/meta/:appId', { ...postOptions, schema: { ...receiveSchema, params: AppIdParams } }, receive)
+}

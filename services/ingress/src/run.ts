@@ -1,0 +1,107 @@
+/**
+ * Runs ingress from its configuration: Kafka clients, topics, producer, the app, listening and
+ * graceful shutdown. `main.ts` calls it with the parsed environment; tests call it with a
+ * config object and an `exit` recorder, so the same wiring is what they exercise.
+ */
+import {
+  createBusProducer, createKafka, createTopicRegistry, ensureTopics, kafkaReady,
+  type BusProducer, type TopicRegistry
+} from '@coexist/bus'
+import { installGracefulShutdown, listen, type HttpApp, type ShutdownHandle } from '@coexist/http'
+import type { Logger } from '@coexist/logger'
+import { buildApp } from './app.ts'
+import type { IngressConfig } from './config.ts'
+
+export interface RunIngressOptions {
+  logger: Logger
+  /** Default process.exit (tests pass a recorder). */
+  exit?: (code: number) => void
+  /** Signals that start the shutdown. Default SIGTERM and SIGINT; tests pass []. */
+  signals?: NodeJS.Signals[]
+  /** Producer batching overrides (tests and benchmarks). */
+  producer?: { lingerMs?: number, maxBatchRecords?: number }
+}
+
+export interface RunningIngress {
+  app: HttpApp
+  /** `http://host:port` it listens on. */
+  url: string
+  port: number
+  topics: TopicRegistry
+  producer: BusProducer
+  /** Graceful shutdown (readiness false, drain, close, flush the producer); resolves with the exit code. */
+  shutdown: (reason: string) => Promise<number>
+  handle: ShutdownHandle
+}
+
+/** The registry topics ingress publishes to: the raw archive, every field topic, unrouted. */
+export function ingressTopicSpecs (topics: TopicRegistry): ReturnType<TopicRegistry['all']> {
+  return topics.all().filter((s) => s.key.startsWith('webhook.'))
+}
+
+/**
+ * Starts ingress and returns once it listens with its topics ready. Throws when Kafka cannot be
+ * reached or the topics cannot be created (main.ts then exits 1 and the orchestrator restarts it).
+ */
+export async function runIngress (config: IngressConfig, opts: RunIngressOptions): Promise<RunningIngress> {
+  const logger = opts.logger
+  const topics = createTopicRegistry({
+    prefix: config.kafka.topicPrefix,
+    replicationFactor: config.ingress.replicationFactor,
+    ...(config.ingress.topicPartitions !== undefined ? { partitions: config.ingress.topicPartitions } : {})
+  })
+  const clientId = config.kafka.clientId ?? 'coexist-ingress'
+  const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId, logger })
+  // The readiness probe gets its own client without retries, so a dead broker answers fast.
+  const probeKafka = createKafka({ brokers: [...config.kafka.brokers], clientId: `${clientId}-probe`, logger, retry: { retries: 0 }, connectionTimeoutMs: 1000 })
+  const admin = kafka.admin()
+  const probe = probeKafka.admin()
+  const producer = createBusProducer({
+    kafka,
+    registry: topics,
+    logger,
+    publishTimeoutMs: config.ingress.publishTimeoutMs,
+    ...opts.producer
+  })
+  const closeClients = async (): Promise<void> => {
+    await producer.disconnect().catch((err: unknown) => logger.warn({ err }, 'producer disconnect failed'))
+    await admin.disconnect().catch(() => {})
+    await probe.disconnect().catch(() => {})
+  }
+  let app: HttpApp
+  try {
+    await admin.connect()
+    const specs = ingressTopicSpecs(topics)
+    const { created } = await ensureTopics(admin, topics, { only: specs })
+    if (created.length > 0) logger.info({ created }, 'created Kafka topics')
+    await producer.connect()
+    await probe.connect().catch((err: unknown) => logger.warn({ err }, 'readiness probe cannot connect yet'))
+    app = await buildApp({
+      logger,
+      producer,
+      topics,
+      appSecrets: config.meta.appSecrets,
+      verifyToken: config.meta.verifyToken,
+      kafkaReady: async () => (await kafkaReady(probe)).ready,
+      bodyLimitBytes: config.ingress.bodyLimitBytes,
+      publishTimeoutMs: config.ingress.publishTimeoutMs
+    })
+  } catch (err) {
+    await closeClients()
+    throw err
+  }
+  const handle = installGracefulShutdown(app, {
+    logger,
+    drainMs: config.ingress.drainMs,
+    // In-flight requests finish inside app.close(); then whatever the producer still holds is flushed.
+    onShutdown: closeClients,
+    ...(opts.exit !== undefined ? { exit: opts.exit } : {}),
+    ...(opts.signals !== undefined ? { signals: opts.signals } : {})
+  })
+  await listen(app, { host: config.http.host, port: config.http.port })
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : config.http.port
+  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host
+  logger.info({ port, topics: ingressTopicSpecs(topics).map((s) => s.name).length, apps: config.meta.appSecrets.size }, 'ingress listening')
+  return { app, url: `http://${host}:${port}`, port, topics, producer, shutdown: handle.shutdown, handle }
+}

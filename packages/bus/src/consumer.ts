@@ -303,7 +303,11 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       const q = w.lanes.get(lane)!
       const m = q.shift()!
       w.running++
-      void run(w, m).then((finished) => {
+      void run(w, m).catch((err: unknown) => {
+        // run() handles handler errors itself; anything else is a bug: keep the record unfinished.
+        logger.error({ err, topic: w.topic, partition: w.partition, offset: m.offset }, 'unexpected error running a record')
+        return false
+      }).then((finished) => {
         w.running--
         if (q.length > 0) w.ready.push(lane); else w.lanes.delete(lane)
         if (finished && !w.revoked && owned.has(tpKey(w.topic, w.partition))) {

@@ -1,0 +1,223 @@
+/**
+ * The billing service on real infrastructure for tests: the fixture database (two tenants, USD
+ * WABAs, numbers), topics under a unique prefix, buildApp + the runtime (consumers, batcher,
+ * outbox relay), and helpers that publish records in the shapes ingress and the outbound sender
+ * produce: one WebhookChange per entry[].changes[] (value_json = the change value's JSON bytes)
+ * and OutboundResult.
+ */
+import { fromBinary } from '@bufbuild/protobuf'
+import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, webhookTopicKey, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { OutboundStatus, TenantBalanceEventSchema, UsageRecordSchema, type TenantBalanceEvent, type UsageRecord } from '@coexist/contracts'
+import { createApiKey } from '@coexist/db'
+import type { HttpApp } from '@coexist/http'
+import { createLogger, type Logger } from '@coexist/logger'
+import type { GraphClient } from '@coexist/meta'
+import { testKafkaBrokers, testTopicPrefix, type Teardown } from '@coexist/testkit'
+import { buildApp } from '../src/app.ts'
+import { repriceOpenLines } from '../src/ledger/pricer.ts'
+import { createPricer, startBillingRuntime, type BillingRuntime } from '../src/runtime.ts'
+import { FakeClock, cipher, fixture, type Fixture } from './helpers.ts'
+
+export const ADMIN_KEY = 'test-admin-key-0123456789abcdef'
+export const logger: Logger = createLogger({ level: (process.env.LOG_LEVEL ?? 'silent') as 'silent', name: 'billing-test' })
+
+const CONSUMED: TopicKey[] = ['webhook.messages', 'webhook.smb_message_echoes', 'webhook.account_update', 'outbound.results']
+const TOPICS: TopicKey[] = [...CONSUMED, 'billing.usage', 'billing.balance', 'deadletter']
+
+export interface WebhookBodyLike {
+  object: string
+  entry: Array<{ id: string, time?: number, changes: Array<{ field: string, value: unknown }> }>
+}
+
+export interface ResultInit {
+  wamid: string
+  tenantId: string
+  phoneNumberId: string
+  recipient: string
+  category: string
+  sentAt: number
+  status?: OutboundStatus
+}
+
+export interface BillingEnv extends Fixture {
+  clock: FakeClock
+  kafka: Kafka
+  registry: TopicRegistry
+  producer: BusProducer
+  runtime: BillingRuntime
+  app: HttpApp
+  groupId: string
+  /** API keys (role read) of the two tenants. */
+  tenantKey: string
+  otherTenantKey: string
+  /** Publishes every change of a webhook body to its topic, as ingress does. */
+  publishBody: (body: WebhookBodyLike) => Promise<void>
+  /** Publishes an OutboundResult, as the outbound sender's worker does. */
+  publishResult: (r: ResultInit) => Promise<void>
+  /** Resolves when the group has committed every record of the consumed topics. */
+  caughtUp: (timeoutMs?: number) => Promise<void>
+  /** Everything billing published so far, decoded (reads wa.billing.usage.v1 / balance.v1 from the start). */
+  published: (topic: 'billing.usage' | 'billing.balance', count: number, timeoutMs?: number) => Promise<Array<{ key: string, eventType: string, usage?: UsageRecord, balance?: TenantBalanceEvent }>>
+  inject: HttpApp['inject']
+}
+
+export interface AppEnv extends Fixture {
+  clock: FakeClock
+  app: HttpApp
+  tenantKey: string
+  otherTenantKey: string
+  inject: HttpApp['inject']
+  pricer: ReturnType<typeof createPricer>
+}
+
+/** The HTTP app over the fixture database, without Kafka (routes that only read and write Postgres). */
+export async function appEnv (t: Teardown, opts: { now?: number, sampleCard?: boolean, graph?: Pick<GraphClient, 'getPricingAnalytics'> } = {}): Promise<AppEnv> {
+  const f = await fixture(t, { sampleCard: opts.sampleCard })
+  const clock = new FakeClock(opts.now ?? Date.parse('2026-02-01T12:00:00Z'))
+  const pricer = createPricer(f.db, logger, clock.now)
+  const graph = opts.graph ?? { getPricingAnalytics: async () => { throw new Error('no Graph in this test') } }
+  const app = await buildApp({
+    db: f.db, logger, adminKey: ADMIN_KEY, cipher, graph, clock: clock.now, rateLimit: false,
+    reprice: async () => await repriceOpenLines(pricer),
+    invalidate: () => { pricer.rateBook.invalidate(); pricer.accounts.clear() }
+  })
+  t.teardown(() => app.close())
+  const tenantKey = (await createApiKey(f.db, { tenantId: f.tenantId, name: 'reader', roles: ['read'] })).key
+  const otherTenantKey = (await createApiKey(f.db, { tenantId: f.otherTenantId, name: 'reader', roles: ['read'] })).key
+  return { ...f, clock, app, tenantKey, otherTenantKey, inject: app.inject.bind(app), pricer }
+}
+
+/** Polls `check` every 25 ms until it returns a truthy value; fails after `timeoutMs`. */
+export async function until<T> (check: () => Promise<T> | T, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    const v = await check()
+    if (v !== undefined && v !== null && v !== false) return v as NonNullable<T>
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+}
+
+export async function billingEnv (t: Teardown, opts: { now?: number, sampleCard?: boolean, graph?: Pick<GraphClient, 'getPricingAnalytics'> } = {}): Promise<BillingEnv> {
+  const f = await fixture(t, { sampleCard: opts.sampleCard })
+  const clock = new FakeClock(opts.now ?? Date.parse('2026-02-01T12:00:00Z'))
+  const kafka = createKafka({ brokers: testKafkaBrokers(), clientId: 'billing-test', logger })
+  const registry = createTopicRegistry({ prefix: testTopicPrefix(), partitions: 2 })
+  const admin = kafka.admin()
+  await admin.connect()
+  t.teardown(() => admin.disconnect())
+  await ensureTopics(admin, registry, { only: TOPICS.map((k) => registry.topic(k)) })
+  const producer = createBusProducer({ kafka, registry, logger })
+  await producer.connect()
+  t.teardown(() => producer.disconnect())
+  const groupId = `billing-${registry.prefix}`
+  const runtime = await startBillingRuntime({ db: f.db, kafka, registry, producer, logger, clock: clock.now, groupId })
+  t.teardown(() => runtime.stop())
+  const graph = opts.graph ?? { getPricingAnalytics: async () => { throw new Error('no Graph in this test') } }
+  const app = await buildApp({
+    db: f.db, logger, adminKey: ADMIN_KEY, cipher, graph, clock: clock.now, rateLimit: false,
+    reprice: runtime.reprice, invalidate: runtime.invalidate, afterCommit: runtime.relay.kick
+  })
+  t.teardown(() => app.close())
+  const tenantKey = (await createApiKey(f.db, { tenantId: f.tenantId, name: 'reader', roles: ['read'] })).key
+  const otherTenantKey = (await createApiKey(f.db, { tenantId: f.otherTenantId, name: 'reader', roles: ['read'] })).key
+
+  const publishBody = async (body: WebhookBodyLike): Promise<void> => {
+    const jobs: Promise<void>[] = []
+    body.entry.forEach((entry, entryIndex) => {
+      entry.changes.forEach((change, changeIndex) => {
+        const v = (change.value ?? {}) as { metadata?: { phone_number_id?: string }, waba_info?: { waba_id?: string } }
+        const phoneNumberId = v.metadata?.phone_number_id ?? ''
+        const wabaId = v.waba_info?.waba_id ?? entry.id
+        const topic = webhookTopicKey(change.field)
+        if (topic === 'webhook.unrouted') return
+        jobs.push(producer.publish(topic, {
+          key: phoneNumberId !== '' ? phoneNumberId : wabaId,
+          value: {
+            field: change.field,
+            wabaId,
+            phoneNumberId,
+            entryId: entry.id,
+            entryTime: BigInt(entry.time ?? 0),
+            changeIndex,
+            entryIndex,
+            valueJson: new TextEncoder().encode(JSON.stringify(change.value)),
+            rawRequestId: 'test',
+            receivedAt: BigInt(clock.now()),
+            appId: '1'
+          }
+        }))
+      })
+    })
+    await Promise.all(jobs)
+  }
+
+  const publishResult = async (r: ResultInit): Promise<void> => {
+    await producer.publish('outbound.results', {
+      key: r.phoneNumberId,
+      value: {
+        requestId: `req-${r.wamid}`,
+        tenantId: r.tenantId,
+        phoneNumberId: r.phoneNumberId,
+        recipient: r.recipient,
+        status: r.status ?? OutboundStatus.SENT,
+        wamid: r.status === undefined || r.status === OutboundStatus.SENT ? r.wamid : '',
+        attempts: 1,
+        sentAt: BigInt(r.sentAt),
+        completedAt: BigInt(r.sentAt + 50),
+        billableHint: r.category !== 'service',
+        category: r.category
+      }
+    })
+  }
+
+  const caughtUp = async (timeoutMs = 20_000): Promise<void> => {
+    const topics = CONSUMED.map((k) => registry.topic(k).name)
+    await until(async () => {
+      const committed = await admin.fetchOffsets({ groupId, topics })
+      for (const tp of committed) {
+        const high = await admin.fetchTopicOffsets(tp.topic)
+        for (const p of high) {
+          const c = tp.partitions.find((x) => x.partition === p.partition)
+          const at = c === undefined || c.offset === '-1' ? Number(p.low) : Number(c.offset)
+          if (at < Number(p.high)) return false
+        }
+      }
+      return true
+    }, timeoutMs, 'billing consumers to catch up')
+    await runtime.relay.drain()
+  }
+
+  const published: BillingEnv['published'] = async (topic, count, timeoutMs = 15_000) => {
+    const out: Awaited<ReturnType<BillingEnv['published']>> = []
+    const consumer = kafka.consumer({ groupId: `read-${topic}-${Math.random().toString(36).slice(2)}` })
+    await consumer.connect()
+    try {
+      await consumer.subscribe({ topic: registry.topic(topic).name, fromBeginning: true })
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const eventType = message.headers?.['event-type']?.toString() ?? ''
+          const value = message.value ?? Buffer.alloc(0)
+          out.push({
+            key: message.key?.toString() ?? '',
+            eventType,
+            ...(eventType === 'billing.usage_recorded' ? { usage: fromBinary(UsageRecordSchema, value) } : { balance: fromBinary(TenantBalanceEventSchema, value) })
+          })
+        }
+      })
+      await until(() => out.length >= count, timeoutMs, `${count} records on ${topic}`)
+      // A little more time would only show duplicates; the caller asserts on what is there.
+    } finally {
+      await consumer.disconnect()
+    }
+    return out
+  }
+
+  return {
+    ...f, clock, kafka, registry, producer, runtime, app, groupId, tenantKey, otherTenantKey,
+    publishBody, publishResult, caughtUp, published,
+    inject: app.inject.bind(app)
+  }
+}
+
+export const bearer = (key: string): { authorization: string } => ({ authorization: `Bearer ${key}` })

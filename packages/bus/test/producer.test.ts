@@ -58,6 +58,19 @@ t.test('1,000 concurrent publishes go out in a few batches, each record exactly 
   t.equal(h[HEADER.traceId], 'trace-zero')
   const other = decodeHeaders(recs[1]!.headers)
   t.match(other[HEADER.traceId], /^[0-9a-f]{32}$/, 'trace id generated')
+
+  // Publishes spread over many event-loop turns (as from many HTTP requests) are gathered
+  // while the previous batch is in flight.
+  batches.length = 0
+  const spread: Promise<void>[] = []
+  for (let i = 0; i < n; i++) {
+    spread.push(producer.publish('outbound.requests', { key: `pn-${i % 7}`, value: { requestId: `s-${i}` } }))
+    if (i % 10 === 9) await new Promise((resolve) => setImmediate(resolve))
+  }
+  await Promise.all(spread)
+  t.equal(batches.reduce((s, b) => s + b.size, 0), n)
+  t.ok(batches.length < n / 10, `${batches.length} batches for ${n} publishes over ${n / 10} event-loop turns`)
+  t.equal(await countRecords(env, topic), 2 * n)
 })
 
 t.test('event-type of domain events is the oneof case; extra headers are kept', async (t) => {

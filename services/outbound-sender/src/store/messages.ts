@@ -1,0 +1,225 @@
+/**
+ * outbound_messages: the request rows and their state machine
+ * (accepted → sending → sent | failed | unknown | dead_lettered; sending → accepted between retries).
+ * Every transition is a conditional UPDATE, so two processes can never both act on one attempt.
+ */
+import { sql, type DbExecutor, type Selectable } from '@coexist/db'
+import type { Database } from '@coexist/db'
+
+export type MessageRow = Selectable<Database['outbound_messages']>
+export type OutboundStateName = MessageRow['state']
+
+export interface NewMessageRow {
+  id: string
+  tenantId: string
+  phoneNumberId: string
+  recipient: string
+  recipientType: 'phone' | 'user_id'
+  messageType: string
+  isTemplate: boolean
+  categoryHint: string | null
+  idempotencyKey: string | null
+  requestHash: Buffer
+  body: Record<string, unknown>
+  acceptedAt: Date
+}
+
+/** Columns an API answer or a result needs (never the body: it can be large). */
+export const SUMMARY_COLUMNS = [
+  'id', 'tenant_id', 'phone_number_id', 'recipient', 'recipient_type', 'message_type', 'is_template', 'category_hint',
+  'idempotency_key', 'request_hash', 'state', 'attempts', 'wamid', 'error_code', 'error_message', 'meta_error',
+  'delivery', 'delivery_at', 'published_at', 'accepted_at', 'sending_at', 'sent_at', 'completed_at'
+] as const
+export type MessageSummary = Pick<MessageRow, typeof SUMMARY_COLUMNS[number]>
+
+/** Rows of `tenantId` holding one of `keys`. */
+export async function findByIdempotencyKeys (db: DbExecutor, tenantId: string, keys: readonly string[]): Promise<MessageSummary[]> {
+  if (keys.length === 0) return []
+  return await db.selectFrom('outbound_messages').select(SUMMARY_COLUMNS)
+    .where('tenant_id', '=', tenantId).where('idempotency_key', 'in', [...new Set(keys)]).execute()
+}
+
+/**
+ * Inserts new requests in one statement; a row whose (tenant, Idempotency-Key) exists already is
+ * skipped (a concurrent duplicate). Returns the ids inserted.
+ */
+export async function insertAccepted (db: DbExecutor, rows: readonly NewMessageRow[]): Promise<Set<string>> {
+  if (rows.length === 0) return new Set()
+  const inserted = await db.insertInto('outbound_messages')
+    .values(rows.map((r) => ({
+      id: r.id,
+      tenant_id: r.tenantId,
+      phone_number_id: r.phoneNumberId,
+      recipient: r.recipient,
+      recipient_type: r.recipientType,
+      message_type: r.messageType,
+      is_template: r.isTemplate,
+      category_hint: r.categoryHint,
+      idempotency_key: r.idempotencyKey,
+      request_hash: r.requestHash,
+      body: JSON.stringify(r.body),
+      accepted_at: r.acceptedAt
+    })))
+    .onConflict((oc) => oc.columns(['tenant_id', 'idempotency_key']).doNothing())
+    .returning('id')
+    .execute()
+  return new Set(inserted.map((r) => r.id))
+}
+
+/** The Kafka records of these requests are acknowledged. */
+export async function markPublished (db: DbExecutor, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return
+  await db.updateTable('outbound_messages').set({ published_at: sql`now()`, updated_at: sql`now()` })
+    .where('id', 'in', [...ids]).where('published_at', 'is', null).execute()
+}
+
+/**
+ * Kafka did not acknowledge these requests: they were answered 503 and must never be sent by a
+ * record that landed anyway. A later retry with the same key revives them ({@link reviveNotAccepted}).
+ */
+export async function markNotAccepted (db: DbExecutor, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return
+  await db.updateTable('outbound_messages')
+    .set({ state: 'failed', error_code: 'OUT_NOT_ACCEPTED', error_message: 'never acknowledged by Kafka', completed_at: sql`now()`, updated_at: sql`now()` })
+    .where('id', 'in', [...ids]).where('state', '=', 'accepted').where('published_at', 'is', null).execute()
+}
+
+/** Makes never-acknowledged requests acceptable again (a retry with the same Idempotency-Key). */
+export async function reviveNotAccepted (db: DbExecutor, ids: readonly string[]): Promise<void> {
+  if (ids.length === 0) return
+  await db.updateTable('outbound_messages')
+    .set({ state: 'accepted', error_code: null, error_message: null, completed_at: null, updated_at: sql`now()` })
+    .where('id', 'in', [...ids]).where('state', '=', 'failed').where('error_code', '=', 'OUT_NOT_ACCEPTED').where('published_at', 'is', null)
+    .execute()
+}
+
+/** One request of a tenant (another tenant's id is simply not found). */
+export async function getMessage (db: DbExecutor, tenantId: string, id: string): Promise<MessageSummary | undefined> {
+  return await db.selectFrom('outbound_messages').select(SUMMARY_COLUMNS)
+    .where('id', '=', id).where('tenant_id', '=', tenantId).executeTakeFirst()
+}
+
+/** Rows by id (any tenant): the worker's view. */
+export async function getMessages (db: DbExecutor, ids: readonly string[]): Promise<MessageSummary[]> {
+  if (ids.length === 0) return []
+  return await db.selectFrom('outbound_messages').select(SUMMARY_COLUMNS).where('id', 'in', [...ids]).execute()
+}
+
+/**
+ * The zombie guard: moves `accepted` rows to `sending` and counts the attempt, in one statement.
+ * Only rows still `accepted` are claimed, so of two processes holding the same request (a
+ * replayed record, a zombie after a rebalance) exactly one gets it. Returns id → attempt number.
+ */
+export async function claimForSending (db: DbExecutor, ids: readonly string[]): Promise<Map<string, number>> {
+  if (ids.length === 0) return new Map()
+  const rows = await sql<{ id: string, attempts: number }>`
+    UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, sending_at = now(), updated_at = now()
+    WHERE id = ANY(${[...ids]}::uuid[]) AND state = 'accepted'
+    RETURNING id, attempts`.execute(db)
+  return new Map(rows.rows.map((r) => [r.id, r.attempts]))
+}
+
+/** Meta's error as stored (and put on results). */
+export interface StoredMetaError {
+  code: number
+  title?: string | undefined
+  message?: string | undefined
+  details?: string | undefined
+  fbtrace_id?: string | undefined
+  http_status?: number | undefined
+}
+
+/** The end (or pause) of one attempt, as the worker records it. */
+export interface AttemptOutcome {
+  id: string
+  /** The attempt this outcome belongs to (from the claim). */
+  attempt: number
+  state: 'sent' | 'failed' | 'unknown' | 'dead_lettered' | 'accepted'
+  wamid?: string | undefined
+  errorCode?: string | undefined
+  errorMessage?: string | undefined
+  metaError?: StoredMetaError | undefined
+  /**
+   * The claim of this attempt rolled back after the request was dispatched (the database failed
+   * at commit): the row reads `accepted` with the previous attempt count.
+   */
+  commitLost?: boolean
+}
+
+/**
+ * Records attempt outcomes in one statement. An outcome applies only to the attempt it belongs to
+ * and only while that attempt is `sending` (or `unknown`: a late answer settles an unknown
+ * outcome), so a stale zombie can never overwrite newer state. Returns the ids updated.
+ */
+export async function recordOutcomes (db: DbExecutor, outcomes: readonly AttemptOutcome[]): Promise<Set<string>> {
+  if (outcomes.length === 0) return new Set()
+  const rows = await sql<{ id: string }>`
+    UPDATE outbound_messages m SET
+      state = v.state::outbound_state,
+      wamid = COALESCE(v.wamid, m.wamid),
+      error_code = v.error_code,
+      error_message = v.error_message,
+      meta_error = v.meta_error::jsonb,
+      attempts = v.attempt,
+      sent_at = CASE WHEN v.state = 'sent' THEN now() ELSE m.sent_at END,
+      completed_at = CASE WHEN v.state = 'accepted' THEN NULL ELSE now() END,
+      updated_at = now()
+    FROM (
+      SELECT * FROM unnest(${outcomes.map((o) => o.id)}::uuid[], ${outcomes.map((o) => o.attempt)}::int[], ${outcomes.map((o) => o.state)}::text[],
+        ${outcomes.map((o) => o.wamid ?? null)}::text[], ${outcomes.map((o) => o.errorCode ?? null)}::text[],
+        ${outcomes.map((o) => o.errorMessage ?? null)}::text[], ${outcomes.map((o) => (o.metaError === undefined ? null : JSON.stringify(o.metaError)))}::text[],
+        ${outcomes.map((o) => o.commitLost === true)}::boolean[])
+        AS t(id, attempt, state, wamid, error_code, error_message, meta_error, lost)
+    ) v
+    WHERE m.id = v.id AND (
+      (NOT v.lost AND m.attempts = v.attempt AND m.state IN ('sending', 'unknown'))
+      OR (v.lost AND m.attempts = v.attempt - 1 AND m.state = 'accepted'))
+    RETURNING m.id`.execute(db)
+  return new Set(rows.rows.map((r) => r.id))
+}
+
+/**
+ * A request that never reached Meta and will not (number gone, no token, bad record): from
+ * `accepted` straight to a final state, with the reason.
+ */
+export async function finishUnsent (db: DbExecutor, id: string, state: 'failed' | 'dead_lettered', errorCode: string, errorMessage: string): Promise<boolean> {
+  const r = await db.updateTable('outbound_messages')
+    .set({ state, error_code: errorCode, error_message: errorMessage, completed_at: sql`now()`, updated_at: sql`now()` })
+    .where('id', '=', id).where('state', '=', 'accepted').executeTakeFirst()
+  return Number(r.numUpdatedRows) > 0
+}
+
+/**
+ * A row left `sending` by a process that is gone (crash, or a zombie after a rebalance): by policy
+ * either `unknown` (default) or back to `accepted` for a resend. `olderThanMs` protects an attempt
+ * that may still be in flight elsewhere. Returns the state now stored, or undefined when the row
+ * moved on meanwhile.
+ */
+export async function settleAbandoned (db: DbExecutor, id: string, attempt: number, to: 'unknown' | 'accepted', olderThanMs: number): Promise<boolean> {
+  const r = await sql`
+    UPDATE outbound_messages SET state = ${to}::outbound_state,
+      error_code = CASE WHEN ${to} = 'unknown' THEN 'OUT_OUTCOME_UNKNOWN' ELSE error_code END,
+      error_message = CASE WHEN ${to} = 'unknown' THEN 'the worker sending it stopped before the outcome was recorded' ELSE error_message END,
+      completed_at = CASE WHEN ${to} = 'unknown' THEN now() ELSE NULL END,
+      updated_at = now()
+    WHERE id = ${id}::uuid AND state = 'sending' AND attempts = ${attempt}
+      AND sending_at <= now() - make_interval(secs => ${olderThanMs / 1000})`.execute(db)
+  return Number(r.numAffectedRows ?? 0) > 0
+}
+
+/** A status webhook for one of our wamids: monotonic (delivered < read; failed is final). */
+export interface DeliveryUpdate { wamid: string, status: 'delivered' | 'read' | 'failed', at: Date, metaError?: StoredMetaError | undefined }
+
+/** Applies status webhooks in one statement; a status never regresses. Returns rows changed. */
+export async function applyDeliveries (db: DbExecutor, updates: readonly DeliveryUpdate[]): Promise<number> {
+  if (updates.length === 0) return 0
+  const r = await sql`
+    UPDATE outbound_messages m SET delivery = v.status::outbound_delivery, delivery_at = v.at,
+      meta_error = COALESCE(v.meta_error::jsonb, m.meta_error), updated_at = now()
+    FROM (SELECT * FROM unnest(${updates.map((u) => u.wamid)}::text[], ${updates.map((u) => u.status)}::text[],
+      ${updates.map((u) => u.at.toISOString())}::timestamptz[], ${updates.map((u) => (u.metaError === undefined ? null : JSON.stringify(u.metaError)))}::text[])
+      AS t(wamid, status, at, meta_error)) v
+    WHERE m.wamid = v.wamid
+      AND (m.delivery IS NULL OR (m.delivery = 'delivered' AND v.status = 'read'))`.execute(db)
+  return Number(r.numAffectedRows ?? 0)
+}

@@ -1,0 +1,170 @@
+/**
+ * One number's lane: its queue, its exact throughput limiter and its pair limits. A number's
+ * requests are dispatched in the order they were accepted; a recipient that must wait (retry,
+ * pair back-off) holds back only later messages to that same recipient, and at most one message
+ * per recipient is in flight, so messages reach Meta in order per conversation. Lanes never wait
+ * for each other: a slow or throttled number only ever delays itself.
+ */
+import type { OutboundRequest } from '@coexist/contracts'
+import type { Clock } from '../limits/clock.ts'
+import { NumberThrottle, type ThrottleTuning } from '../limits/number-throttle.ts'
+import { PairLimiter, type PairLimiterOptions } from '../limits/pair-limiter.ts'
+import type { NumberInfo } from './number-directory.ts'
+
+export type ItemPhase = 'ready' | 'claiming' | 'inflight' | 'settling' | 'done'
+
+/** One request in a lane, from its record until its outcome is recorded and published. */
+export interface LaneItem {
+  readonly id: string
+  readonly request: OutboundRequest
+  /** The Graph body (parsed once from the record). */
+  readonly body: Record<string, unknown>
+  /** Window/pair key of the recipient; '' for mark-as-read. */
+  readonly customer: string
+  readonly isRead: boolean
+  readonly signal: AbortSignal
+  phase: ItemPhase
+  /** Monotonic time before which it must not be dispatched (retries). */
+  notBefore: number
+  /** Attempt number of the current claim. */
+  attempt: number
+  /** Failures with ordinary retryable errors, and with 130429/131056. */
+  failures: number
+  throttledFailures: number
+  /** Monotonic time of the first dispatch. */
+  firstDispatchAt: number | undefined
+  /**
+   * Settles when the claim of the current attempt is committed (rejects when it rolled back after
+   * the request was dispatched). Outcomes are recorded only after it: before the commit, the
+   * row still reads `accepted` to everyone else.
+   */
+  committed: Promise<void> | undefined
+  /** Settles the consumer's handler: the record is finished (true) or abandoned (false). */
+  finish: (finished: boolean) => void
+}
+
+export interface LaneDeps {
+  clock: Clock
+  tuning: ThrottleTuning
+  pairs: Omit<PairLimiterOptions, 'clock'>
+  /** Items looked at per pump; bounds the work of one pump on a huge backlog. */
+  scanLimit: number
+}
+
+/** The lane's view of what it may dispatch now. */
+export interface Pick {
+  items: LaneItem[]
+  /** Monotonic time to look again when nothing (more) can go now; Infinity when only an event can help. */
+  wakeAt: number
+}
+
+export class Lane {
+  readonly phoneNumberId: string
+  readonly pairs: PairLimiter
+  info: NumberInfo | undefined
+  infoLoadedAt = -Infinity
+  loading = false
+  claiming = false
+  /** No dispatch before this (monotonic): set after a partition is (re)assigned. */
+  quietUntil = 0
+  /** The partition generation (its abort signal) the lane last saw a record from. */
+  generation: AbortSignal | undefined
+  timer: NodeJS.Timeout | undefined
+  timerAt = Infinity
+  lastActivity: number
+  #throttle: NumberThrottle | undefined
+  readonly #deps: LaneDeps
+  #items: LaneItem[] = []
+  #doneInList = 0
+  #inflightCustomers = new Map<string, number>()
+
+  constructor (phoneNumberId: string, deps: LaneDeps) {
+    this.phoneNumberId = phoneNumberId
+    this.#deps = deps
+    this.pairs = new PairLimiter({ ...deps.pairs, clock: deps.clock })
+    this.lastActivity = deps.clock.now()
+  }
+
+  /** The throughput limiter, created (or re-limited) from the number's current limit. */
+  throttle (limitMps: number): NumberThrottle {
+    if (this.#throttle === undefined) this.#throttle = new NumberThrottle(limitMps, this.#deps.clock, this.#deps.tuning)
+    else if (this.#throttle.limit !== limitMps) this.#throttle.setLimit(limitMps)
+    return this.#throttle
+  }
+
+  /** Inbound traffic Meta counts against the number (no-op until the lane knows its limit). */
+  debit (n: number): void { this.#throttle?.debit(n) }
+
+  get throttleIfAny (): NumberThrottle | undefined { return this.#throttle }
+
+  push (item: LaneItem): void {
+    this.#items.push(item)
+    this.lastActivity = this.#deps.clock.now()
+  }
+
+  /** Unfinished items (waiting, in flight, being recorded). */
+  get size (): number { return this.#items.length - this.#doneInList }
+
+  get idle (): boolean { return this.size === 0 && !this.claiming }
+
+  /** Items not yet claimed (for draining and revocation). */
+  waiting (): LaneItem[] { return this.#items.filter((i) => i.phase === 'ready') }
+
+  markInflight (item: LaneItem): void {
+    item.phase = 'inflight'
+    if (item.customer !== '') this.#inflightCustomers.set(item.customer, (this.#inflightCustomers.get(item.customer) ?? 0) + 1)
+  }
+
+  /** The Graph call of `item` returned (either way). */
+  markReturned (item: LaneItem): void {
+    if (item.customer === '') return
+    const n = (this.#inflightCustomers.get(item.customer) ?? 1) - 1
+    if (n <= 0) this.#inflightCustomers.delete(item.customer); else this.#inflightCustomers.set(item.customer, n)
+  }
+
+  /** Removes a finished item. */
+  remove (item: LaneItem): void {
+    if (item.phase === 'done') return
+    item.phase = 'done'
+    this.#doneInList++
+    this.lastActivity = this.#deps.clock.now()
+    // Compact once finished items dominate (they finish out of order).
+    if (this.#doneInList > 64 && this.#doneInList * 2 > this.#items.length) {
+      this.#items = this.#items.filter((i) => i.phase !== 'done')
+      this.#doneInList = 0
+    }
+  }
+
+  /**
+   * Picks up to `max` items to dispatch now, oldest first: an item waits while an earlier message
+   * to the same recipient is unfinished or in flight, while its retry time or its pair limit has
+   * not come, or while the lane is quiet after a reassignment.
+   */
+  pick (max: number): Pick {
+    const now = this.#deps.clock.now()
+    let wakeAt = Infinity
+    if (now < this.quietUntil) return { items: [], wakeAt: this.quietUntil }
+    const items: LaneItem[] = []
+    const blocked = new Set<string>()
+    let scanned = 0
+    for (const item of this.#items) {
+      if (items.length >= max) break
+      // A backlog held back by one recipient: look again soon rather than scan it all each time.
+      if (scanned >= this.#deps.scanLimit) { wakeAt = Math.min(wakeAt, now + 20); break }
+      if (item.phase === 'done') continue
+      scanned++
+      const c = item.customer
+      if (item.phase !== 'ready') { if (c !== '') blocked.add(c); continue }
+      if (c !== '' && (blocked.has(c) || this.#inflightCustomers.has(c))) { blocked.add(c); continue }
+      if (item.notBefore > now) { wakeAt = Math.min(wakeAt, item.notBefore); if (c !== '') blocked.add(c); continue }
+      if (c !== '') {
+        const wait = this.pairs.waitMs(c)
+        if (wait > 0) { wakeAt = Math.min(wakeAt, now + wait); blocked.add(c); continue }
+        blocked.add(c) // one message per recipient per pick: the next waits for this one's answer
+      }
+      items.push(item)
+    }
+    if (items.length >= max && wakeAt === Infinity) wakeAt = now // more may be ready as soon as tokens are
+    return { items, wakeAt }
+  }
+}

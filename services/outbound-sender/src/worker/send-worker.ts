@@ -1,0 +1,710 @@
+/**
+ * The send worker: takes accepted requests (records of wa.outbound.requests.v1, in partition
+ * order), queues them per number (lane.ts), and sends each through the Graph client at that
+ * number's exact throughput and within the pair limits. A record's handler settles only when the
+ * request's outcome is recorded in Postgres and published on wa.outbound.results.v1 (or the DLQ),
+ * so the consumer commits offsets only below finished work.
+ *
+ * Never twice. The claim accepted → sending is a conditional UPDATE inside a transaction that is
+ * committed right after the requests are handed to the network, in the same turn of the event
+ * loop: a crash before that rolls the claim back (the request never left and is sent after the
+ * restart); a crash after it leaves `sending` (the request may have reached Meta), which the next
+ * owner settles by policy (default: `unknown`, not resent). Two processes holding the same request
+ * (a replayed record, a zombie after a rebalance) cannot both claim it: the row lock and the
+ * `state = 'accepted'` condition let exactly one through. Outcomes apply only to the attempt they
+ * belong to.
+ */
+import { create } from '@bufbuild/protobuf'
+import type { MessageInitShape } from '@bufbuild/protobuf'
+import {
+  MetaErrorSchema, OutboundDeadLetterSchema, OutboundStatus, RecipientType,
+  type OutboundDeadLetterSchema as DeadLetterSchemaT, type OutboundRequest, type OutboundResultSchema
+} from '@coexist/contracts'
+import { sql, type Db, type Database, type Transaction } from '@coexist/db'
+import { findMetaApiError, type GraphClient, type SendMessageInput } from '@coexist/meta'
+import type { Logger } from '@coexist/logger'
+import { Counter, Gauge, type Registry } from '@coexist/http'
+import { OutErrors } from '../errors.ts'
+import { systemClock, type Clock } from '../limits/clock.ts'
+import { DEFAULT_THROTTLE_TUNING, type ThrottleTuning } from '../limits/number-throttle.ts'
+import { customerKey } from '../domain/send-request.ts'
+import {
+  claimForSending, finishUnsent, getMessages, recordOutcomes, settleAbandoned,
+  type AttemptOutcome, type MessageSummary, type StoredMetaError
+} from '../store/messages.ts'
+import { Lane, type LaneItem } from './lane.ts'
+import { MicroBatcher } from './micro-batcher.ts'
+import type { NumberInfo } from './number-directory.ts'
+import { backoffMs, classifyFailure, DEFAULT_SEND_POLICY, unknownOutcomeAction, type SendPolicy } from './send-policy.ts'
+
+export type OutboundResultInit = MessageInitShape<typeof OutboundResultSchema>
+export type OutboundDeadLetterInit = MessageInitShape<typeof DeadLetterSchemaT>
+
+/** A record handed over by the consumer. */
+export interface IncomingRequest {
+  request: OutboundRequest
+  /** Aborted when the partition is revoked: stop before dispatching. */
+  signal: AbortSignal
+}
+
+export interface NumberSource {
+  get: (phoneNumberId: string) => Promise<NumberInfo | undefined>
+  invalidate: (phoneNumberId: string) => void
+}
+
+export interface SendWorkerOptions {
+  db: Db
+  graph: Pick<GraphClient, 'sendMessage' | 'markAsRead'>
+  numbers: NumberSource
+  publishResult: (result: OutboundResultInit) => Promise<void>
+  publishDeadLetter: (deadLetter: OutboundDeadLetterInit) => Promise<void>
+  logger: Logger
+  clock?: Clock
+  random?: () => number
+  policy?: Partial<SendPolicy>
+  throttle?: Partial<ThrottleTuning>
+  /** Pair limit per (number, recipient); `backoffBaseMs` is the X = 0 wait after a 131056 (Meta: 1 s). */
+  pairLimit?: { intervalMs?: number, burst?: number, backoffBaseMs?: number }
+  /** After a partition is (re)assigned, its numbers stay silent this long (ms): the previous owner's last sends are still in Meta's window. */
+  quietMs?: number
+  /** How often a lane re-reads its number (status, limit, token), ms. */
+  numberRefreshMs?: number
+  /** A lane with nothing to do is dropped after this long (ms). */
+  laneIdleMs?: number
+  scanLimit?: number
+  metrics?: Registry
+}
+
+/** Raised to the consumer for records the worker gives back unfinished (stop, kill): redelivered later. */
+const handBack = (): Error => OutErrors.OUT_NOT_DURABLE.create({ message: 'the worker stopped before sending this request; it will be redelivered' })
+
+interface Metrics {
+  sends: Counter<'outcome'>
+  retries: Counter<'reason'>
+  queued: Gauge
+  lanes: Gauge
+}
+
+function createMetrics (registry: Registry | undefined): Metrics | undefined {
+  if (registry === undefined) return undefined
+  // One registry may see several workers (tests): reuse a metric registered before.
+  const reuse = <M>(name: string, make: () => M): M => (registry.getSingleMetric(name) as M | undefined) ?? make()
+  return {
+    sends: reuse('coexist_outbound_sends_total', () => new Counter({ name: 'coexist_outbound_sends_total', help: 'Send requests finished, by outcome (sent, failed, unknown, dead_lettered)', labelNames: ['outcome'], registers: [registry] })),
+    retries: reuse('coexist_outbound_retries_total', () => new Counter({ name: 'coexist_outbound_retries_total', help: 'Send attempts retried, by reason (throughput, pair_rate, retryable, resend)', labelNames: ['reason'], registers: [registry] })),
+    queued: reuse('coexist_outbound_queued', () => new Gauge({ name: 'coexist_outbound_queued', help: 'Requests held by the worker (waiting, in flight, being recorded)', registers: [registry] })),
+    lanes: reuse('coexist_outbound_lanes', () => new Gauge({ name: 'coexist_outbound_lanes', help: 'Numbers with a lane in this worker', registers: [registry] }))
+  }
+}
+
+function metaErrorOf (err: unknown): StoredMetaError | undefined {
+  const m = findMetaApiError(err)
+  if (m === undefined) return undefined
+  return { code: m.metaCode, title: m.classification.title, message: m.message, details: m.details, fbtrace_id: m.fbtraceId, http_status: m.httpStatus }
+}
+
+const errorCodeOf = (err: unknown): string => (err as { code?: unknown } | null)?.code !== undefined ? String((err as { code: unknown }).code) : 'UNCODED'
+
+export class SendWorker {
+  readonly #o: SendWorkerOptions
+  readonly #clock: Clock
+  readonly #random: () => number
+  readonly #policy: SendPolicy
+  readonly #tuning: ThrottleTuning
+  readonly #log: Logger
+  readonly #lanes = new Map<string, Lane>()
+  readonly #assignedAt = new WeakMap<AbortSignal, number>()
+  readonly #watched = new WeakSet<AbortSignal>()
+  readonly #claims: MicroBatcher<ClaimJob, void>
+  readonly #outcomes: MicroBatcher<AttemptOutcome, boolean>
+  readonly #metrics: Metrics | undefined
+  readonly #sweeper: NodeJS.Timeout
+  #killed = false
+  #draining = false
+  #inflight = 0
+  #inflightWaiters: Array<() => void> = []
+
+  constructor (opts: SendWorkerOptions) {
+    this.#o = opts
+    this.#clock = opts.clock ?? systemClock
+    this.#random = opts.random ?? Math.random
+    this.#policy = { ...DEFAULT_SEND_POLICY, ...opts.policy }
+    this.#tuning = { ...DEFAULT_THROTTLE_TUNING, ...opts.throttle }
+    this.#log = opts.logger.child({ component: 'send-worker' })
+    this.#metrics = createMetrics(opts.metrics)
+    this.#claims = new MicroBatcher((jobs) => this.#runClaims(jobs), { maxBatch: 1000, concurrency: 4 })
+    this.#outcomes = new MicroBatcher(async (outs) => {
+      const applied = await recordOutcomes(this.#o.db, outs)
+      return outs.map((o) => applied.has(o.id))
+    }, { maxBatch: 1000, concurrency: 2 })
+    this.#sweeper = setInterval(() => { this.#sweep() }, 5000)
+    this.#sweeper.unref()
+  }
+
+  /**
+   * Takes one record; resolves when the request is finished (outcome recorded and published),
+   * rejects with a retryable error when the worker gives it back unfinished (stop, kill).
+   */
+  handle (incoming: IncomingRequest): Promise<void> {
+    const req = incoming.request
+    return new Promise<void>((resolve, reject) => {
+      if (this.#killed || this.#draining) { reject(handBack()); return }
+      let body: Record<string, unknown>
+      try {
+        const parsed: unknown = JSON.parse(Buffer.from(req.messageJson).toString('utf8'))
+        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object')
+        body = parsed as Record<string, unknown>
+      } catch (err) {
+        void this.#deadLetterUnsent(req, 'OUT_REQUEST_INVALID', `message_json is not a JSON object: ${(err as Error).message}`).then(() => resolve(), reject)
+        return
+      }
+      const isRead = body.status === 'read'
+      const item: LaneItem = {
+        id: req.requestId,
+        request: req,
+        body,
+        customer: isRead || req.recipient === '' ? '' : customerKey(req.recipient, req.recipientType === RecipientType.USER_ID ? 'user_id' : 'phone'),
+        isRead,
+        signal: incoming.signal,
+        phase: 'ready',
+        notBefore: 0,
+        attempt: 0,
+        failures: 0,
+        throttledFailures: 0,
+        firstDispatchAt: undefined,
+        committed: undefined,
+        finish: (finished) => { if (finished) resolve(); else reject(handBack()) }
+      }
+      const lane = this.#lane(req.phoneNumberId)
+      // A partition seen for the first time in this generation: the previous owner may have sent
+      // from it moments ago, so its numbers keep quiet for one window.
+      if (lane.generation !== incoming.signal) {
+        lane.generation = incoming.signal
+        let at = this.#assignedAt.get(incoming.signal)
+        if (at === undefined) { at = this.#clock.now(); this.#assignedAt.set(incoming.signal, at) }
+        lane.quietUntil = Math.max(lane.quietUntil, at + (this.#o.quietMs ?? 1000))
+      }
+      lane.push(item)
+      if (!this.#watched.has(incoming.signal)) {
+        // One listener per partition generation (not per record): drop its waiting records on revoke.
+        this.#watched.add(incoming.signal)
+        const signal = incoming.signal
+        signal.addEventListener('abort', () => { this.#revokeAll(signal) }, { once: true })
+      }
+      this.#metrics?.queued.inc()
+      this.#pump(lane)
+    })
+  }
+
+  /** Traffic Meta counts against a number that the worker did not send (inbound messages, app echoes). */
+  trafficSeen (phoneNumberId: string, count = 1): void {
+    this.#lanes.get(phoneNumberId)?.debit(count)
+  }
+
+  /** Numbers with a lane, and requests held. */
+  stats (): { lanes: number, held: number, inflight: number } {
+    let held = 0
+    for (const l of this.#lanes.values()) held += l.size
+    return { lanes: this.#lanes.size, held, inflight: this.#inflight }
+  }
+
+  /**
+   * Graceful stop: dispatch nothing new, let in-flight sends finish and be recorded (up to
+   * `timeoutMs`), then give every waiting request back unfinished (the next owner sends it).
+   * Call after the consumer's stop() began, so given-back records are not retried here.
+   */
+  async drain (timeoutMs = 30_000): Promise<void> {
+    this.#draining = true
+    for (const lane of this.#lanes.values()) this.#clearTimer(lane)
+    if (this.#inflight > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        new Promise<void>((resolve) => { this.#inflightWaiters.push(resolve) }),
+        new Promise<void>((resolve) => { timer = setTimeout(resolve, timeoutMs) })
+      ])
+      clearTimeout(timer)
+    }
+    for (const lane of this.#lanes.values()) {
+      for (const item of lane.waiting()) { lane.remove(item); this.#metrics?.queued.dec(); item.finish(false) }
+    }
+    clearInterval(this.#sweeper)
+  }
+
+  /**
+   * Abrupt stop, as a crash: nothing more is dispatched, recorded or published; claims in flight
+   * roll back; requests in flight are left `sending` (their outcome is unknown to the next owner).
+   * Waiting records are given back unfinished.
+   */
+  kill (): void {
+    this.#killed = true
+    clearInterval(this.#sweeper)
+    for (const lane of this.#lanes.values()) {
+      this.#clearTimer(lane)
+      for (const item of lane.waiting()) { lane.remove(item); item.finish(false) }
+    }
+  }
+
+  // ---- lanes ----------------------------------------------------------------------------------
+
+  #lane (phoneNumberId: string): Lane {
+    let lane = this.#lanes.get(phoneNumberId)
+    if (lane === undefined) {
+      lane = new Lane(phoneNumberId, {
+        clock: this.#clock,
+        tuning: this.#tuning,
+        pairs: { intervalMs: this.#o.pairLimit?.intervalMs, burst: this.#o.pairLimit?.burst, backoffBaseMs: this.#o.pairLimit?.backoffBaseMs },
+        scanLimit: this.#o.scanLimit ?? 2000
+      })
+      this.#lanes.set(phoneNumberId, lane)
+      this.#metrics?.lanes.set(this.#lanes.size)
+    }
+    return lane
+  }
+
+  #clearTimer (lane: Lane): void {
+    if (lane.timer !== undefined) clearTimeout(lane.timer)
+    lane.timer = undefined
+    lane.timerAt = Infinity
+  }
+
+  #wakeAt (lane: Lane, at: number): void {
+    if (!Number.isFinite(at) || this.#killed || this.#draining) return
+    if (lane.timer !== undefined && lane.timerAt <= at) return
+    this.#clearTimer(lane)
+    lane.timerAt = at
+    lane.timer = setTimeout(() => { lane.timer = undefined; lane.timerAt = Infinity; this.#pump(lane) }, Math.max(0, at - this.#clock.now()))
+  }
+
+  /** Drops lanes that have been idle for a while (their limiter state is stale by then). */
+  #sweep (): void {
+    const now = this.#clock.now()
+    const idleMs = this.#o.laneIdleMs ?? 120_000
+    for (const [id, lane] of this.#lanes) {
+      lane.pairs.sweep()
+      if (lane.idle && now - lane.lastActivity > idleMs) { this.#clearTimer(lane); this.#lanes.delete(id) }
+    }
+    this.#metrics?.lanes.set(this.#lanes.size)
+  }
+
+  /** Dispatches what the lane may send now, or sets its timer for when it may. */
+  #pump (lane: Lane): void {
+    if (this.#killed || this.#draining || lane.claiming) return
+    const now = this.#clock.now()
+    const refreshMs = this.#o.numberRefreshMs ?? 10_000
+    if (!lane.loading && now - lane.infoLoadedAt > refreshMs) {
+      // Read (or refresh) the number; until the first read, the lane waits.
+      lane.loading = true
+      this.#o.numbers.get(lane.phoneNumberId).then((info) => {
+        lane.info = info
+        lane.infoLoadedAt = this.#clock.now()
+      }, (err: unknown) => {
+        this.#log.error({ err, phoneNumberId: lane.phoneNumberId }, 'cannot read the number; retrying in 1 s')
+        if (lane.infoLoadedAt > -Infinity) lane.infoLoadedAt = this.#clock.now() - refreshMs + 1000
+        else this.#wakeAt(lane, this.#clock.now() + 1000)
+      }).finally(() => {
+        lane.loading = false
+        if (lane.infoLoadedAt > -Infinity) this.#pump(lane)
+      })
+    }
+    if (lane.infoLoadedAt === -Infinity) return
+    const info = lane.info
+    if (info === undefined || info.status !== 'active' || info.token === undefined) { this.#refuseAll(lane, info); return }
+    const throttle = lane.throttle(info.throughputMps)
+    const tokens = throttle.available()
+    if (tokens <= 0) { if (lane.size > 0) this.#wakeAt(lane, now + Math.max(0.5, throttle.waitMs())); return }
+    const pick = lane.pick(tokens)
+    if (pick.items.length === 0) { this.#wakeAt(lane, pick.wakeAt); return }
+    lane.claiming = true
+    for (const item of pick.items) item.phase = 'claiming'
+    const token = info.token
+    const committed: Promise<void> = this.#claims.add({
+      ids: pick.items.map((i) => i.id),
+      // Runs inside the claim transaction, synchronously, before it commits.
+      onClaimed: (claimed) => this.#dispatchClaimed(lane, pick.items, claimed, token, committed)
+    })
+    committed.then(() => {
+      this.#afterClaim(lane, pick.items)
+      this.#pump(lane)
+    }, (err: unknown) => {
+      this.#afterClaim(lane, pick.items)
+      if (this.#killed) return
+      this.#log.error({ err, phoneNumberId: lane.phoneNumberId }, 'claim failed; retrying')
+      this.#wakeAt(lane, this.#clock.now() + 500)
+    })
+  }
+
+  /** Items of a claim that were neither sent nor handed on go back to waiting (or away, if revoked). */
+  #afterClaim (lane: Lane, items: LaneItem[]): void {
+    lane.claiming = false
+    for (const item of items) {
+      if (item.phase !== 'claiming') continue
+      item.phase = 'ready'
+      if (item.signal.aborted && !this.#killed) { lane.remove(item); this.#metrics?.queued.dec(); item.finish(false) }
+    }
+  }
+
+  /**
+   * Sends the claimed items now; returns the ids claimed but not sent (revoked or killed meanwhile),
+   * whose claim is undone in the same transaction.
+   */
+  #dispatchClaimed (lane: Lane, items: LaneItem[], claimed: Map<string, number>, token: string, committed: Promise<void>): string[] {
+    const undo: string[] = []
+    const toSend: LaneItem[] = []
+    const unclaimed: LaneItem[] = []
+    for (const item of items) {
+      const attempt = claimed.get(item.id)
+      if (attempt === undefined) { item.phase = 'settling'; unclaimed.push(item); continue }
+      if (this.#killed || this.#draining || item.signal.aborted) { undo.push(item.id); continue }
+      item.attempt = attempt
+      item.committed = committed
+      toSend.push(item)
+    }
+    if (toSend.length > 0) {
+      const throttle = lane.throttle(lane.info?.throughputMps ?? 1)
+      throttle.take(toSend.length)
+      for (const item of toSend) this.#send(lane, item, token)
+    }
+    if (unclaimed.length > 0) queueMicrotask(() => { void this.#resolveUnclaimed(lane, unclaimed) })
+    return undo
+  }
+
+  #send (lane: Lane, item: LaneItem, token: string): void {
+    const now = this.#clock.now()
+    item.firstDispatchAt ??= now
+    lane.markInflight(item)
+    if (item.customer !== '') lane.pairs.take(item.customer)
+    this.#inflight++
+    const graph = this.#o.graph
+    const call = item.isRead
+      ? graph.markAsRead(lane.phoneNumberId, token, String(item.body.message_id), { typingIndicator: item.body.typing_indicator !== undefined })
+        .then(() => undefined)
+      : graph.sendMessage(lane.phoneNumberId, token, item.body as SendMessageInput).then((r) => r.messages[0]?.id)
+    call.then((wamid) => {
+      this.#returned(lane, item)
+      if (this.#killed) return
+      if (item.customer !== '') lane.pairs.accepted(item.customer)
+      void this.#settle(lane, item, { id: item.id, attempt: item.attempt, state: 'sent', wamid }, 'sent')
+    }, (err: unknown) => {
+      this.#returned(lane, item)
+      if (this.#killed) return
+      this.#onFailed(lane, item, err)
+    })
+  }
+
+  #returned (lane: Lane, item: LaneItem): void {
+    lane.markReturned(item)
+    item.phase = 'settling'
+    if (--this.#inflight === 0) for (const f of this.#inflightWaiters.splice(0)) f()
+    if (!this.#killed) this.#pump(lane)
+  }
+
+  #onFailed (lane: Lane, item: LaneItem, err: unknown): void {
+    const f = classifyFailure(err)
+    const now = this.#clock.now()
+    const metaError = metaErrorOf(err)
+    const errorMessage = (err as Error)?.message ?? String(err)
+    const outcome = (state: AttemptOutcome['state'], errorCode: string): AttemptOutcome =>
+      ({ id: item.id, attempt: item.attempt, state, errorCode, errorMessage, metaError })
+    const retry = (delayMs: number, reason: string): void => {
+      this.#metrics?.retries.inc({ reason })
+      void this.#settle(lane, item, outcome('accepted', errorCodeOf(err)), 'retry', now + delayMs)
+    }
+    const deadLetter = (reason: string, detail: string): void => {
+      void this.#settle(lane, item, { ...outcome('dead_lettered', reason), errorMessage: detail }, 'dead_lettered')
+    }
+    const withinWindow = (delayMs: number): boolean => now + delayMs - (item.firstDispatchAt ?? now) <= this.#policy.retryWindowMs
+    switch (f.kind) {
+      case 'throughput': {
+        if (lane.throttleIfAny?.throttled() === true) this.#log.warn({ phoneNumberId: lane.phoneNumberId }, 'Meta said 130429: lowering the send rate')
+        item.throttledFailures++
+        const delay = backoffMs({ ...this.#policy, baseBackoffMs: 1000 }, item.throttledFailures, undefined, this.#random)
+        if (item.throttledFailures > this.#policy.maxThrottledAttempts || !withinWindow(delay)) { deadLetter('OUT_RETRY_BUDGET_EXHAUSTED', `still throttled (130429) after ${item.throttledFailures} attempts`); return }
+        retry(delay, 'throughput')
+        return
+      }
+      case 'pair_rate': {
+        item.throttledFailures++
+        const delay = lane.pairs.rejected(item.customer) + Math.round(this.#random() * 250)
+        if (item.throttledFailures > this.#policy.maxThrottledAttempts || !withinWindow(delay)) { deadLetter('OUT_RETRY_BUDGET_EXHAUSTED', `pair rate limit (131056) after ${item.throttledFailures} attempts`); return }
+        retry(delay, 'pair_rate')
+        return
+      }
+      case 'retryable': {
+        item.failures++
+        const delay = backoffMs(this.#policy, item.failures, f.hintMs, this.#random)
+        if (f.hintMs !== undefined && f.hintMs > this.#policy.retryWindowMs) { deadLetter('OUT_RETRY_TOO_LATE', `Meta asks to wait ${Math.round(f.hintMs / 60_000)} min (code ${f.meta?.code ?? f.code})`); return }
+        if (item.failures >= this.#policy.maxAttempts || !withinWindow(delay)) { deadLetter('OUT_RETRY_BUDGET_EXHAUSTED', `${item.failures} attempts failed; last: ${errorMessage}`); return }
+        retry(delay, 'retryable')
+        return
+      }
+      case 'permanent':
+        void this.#settle(lane, item, outcome('failed', f.code), 'failed')
+        return
+      case 'unknown_outcome': {
+        if (unknownOutcomeAction(this.#policy, f.cause) === 'resend') {
+          item.failures++
+          const delay = backoffMs(this.#policy, item.failures, undefined, this.#random)
+          if (item.failures >= this.#policy.maxAttempts || !withinWindow(delay)) { deadLetter('OUT_RETRY_BUDGET_EXHAUSTED', `${item.failures} attempts failed; last: ${errorMessage}`); return }
+          retry(delay, 'resend')
+          return
+        }
+        this.#log.warn({ requestId: item.id, phoneNumberId: lane.phoneNumberId, cause: f.cause }, 'send outcome unknown; not resent (policy)')
+        void this.#settle(lane, item, { ...outcome('unknown', 'OUT_OUTCOME_UNKNOWN'), errorMessage: `${f.cause}: ${errorMessage}` }, 'unknown')
+      }
+    }
+  }
+
+  /**
+   * Records an attempt's outcome; then either publishes the result and finishes the record, or
+   * (retry) puts the item back in its lane. An outcome that no longer applies (someone else moved
+   * the row on) finishes the record without publishing: the row's owner does that.
+   */
+  async #settle (lane: Lane, item: LaneItem, outcome: AttemptOutcome, kind: 'sent' | 'failed' | 'unknown' | 'dead_lettered' | 'retry', retryAt?: number): Promise<void> {
+    let applied: boolean
+    // The claim's commit first: until then the row reads `accepted` and the outcome would miss it.
+    let commitLost = false
+    await item.committed?.catch(() => { commitLost = true })
+    if (commitLost) this.#log.error({ requestId: item.id, attempt: item.attempt }, 'the claim rolled back after the request was dispatched; recording the outcome anyway')
+    for (let n = 1; ; n++) {
+      if (this.#killed) return
+      try {
+        applied = await this.#outcomes.add({ ...outcome, commitLost })
+        break
+      } catch (err) {
+        this.#log.error({ err, requestId: item.id }, 'cannot record the outcome; retrying')
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** n)))
+      }
+    }
+    if (this.#killed) return
+    if (!applied) {
+      this.#log.warn({ requestId: item.id, attempt: item.attempt }, 'outcome not recorded: the request moved on elsewhere')
+      this.#done(lane, item, true)
+      return
+    }
+    if (kind === 'retry') {
+      item.phase = 'ready'
+      item.notBefore = retryAt ?? this.#clock.now()
+      if (item.signal.aborted) { this.#done(lane, item, false); return }
+      this.#pump(lane)
+      return
+    }
+    await this.#publishOutcome(item.request, {
+      status: kind === 'sent' ? OutboundStatus.SENT : kind === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
+      wamid: outcome.wamid,
+      metaError: outcome.metaError,
+      attempts: item.attempt,
+      deadLetter: kind === 'dead_lettered' ? { reason: outcome.errorCode ?? 'OUT_RETRY_BUDGET_EXHAUSTED', detail: outcome.errorMessage ?? '' } : undefined
+    })
+    if (this.#killed) return
+    this.#metrics?.sends.inc({ outcome: kind })
+    this.#done(lane, item, true)
+  }
+
+  #done (lane: Lane, item: LaneItem, finished: boolean): void {
+    if (item.phase === 'done') return
+    lane.remove(item)
+    this.#metrics?.queued.dec()
+    item.finish(finished)
+    if (!this.#killed) this.#pump(lane)
+  }
+
+  /** Publishes the result (and the dead letter), retrying until Kafka takes them. */
+  async #publishOutcome (req: OutboundRequest, o: { status: OutboundStatus, wamid?: string | undefined, metaError?: StoredMetaError | undefined, attempts: number, deadLetter?: { reason: string, detail: string } | undefined }): Promise<void> {
+    const now = BigInt(Date.now())
+    const metaError = o.metaError === undefined
+      ? undefined
+      : create(MetaErrorSchema, {
+        code: o.metaError.code,
+        title: o.metaError.title ?? '',
+        message: o.metaError.message ?? '',
+        details: o.metaError.details ?? '',
+        fbtraceId: o.metaError.fbtrace_id ?? '',
+        httpStatus: o.metaError.http_status ?? 0
+      })
+    const result: OutboundResultInit = {
+      requestId: req.requestId,
+      tenantId: req.tenantId,
+      phoneNumberId: req.phoneNumberId,
+      recipient: req.recipient,
+      recipientType: req.recipientType,
+      status: o.status,
+      wamid: o.wamid ?? '',
+      ...(metaError !== undefined ? { error: metaError } : {}),
+      attempts: o.attempts,
+      sentAt: o.status === OutboundStatus.SENT ? now : 0n,
+      completedAt: now,
+      billableHint: req.isTemplate,
+      category: req.categoryHint,
+      idempotencyKey: req.idempotencyKey
+    }
+    for (let n = 1; ; n++) {
+      if (this.#killed) return
+      try {
+        if (o.deadLetter !== undefined) {
+          await this.#o.publishDeadLetter(create(OutboundDeadLetterSchema, {
+            request: req,
+            reason: o.deadLetter.reason,
+            ...(metaError !== undefined ? { lastError: metaError } : {}),
+            detail: o.deadLetter.detail.slice(0, 2000),
+            deadAt: now
+          }))
+        }
+        await this.#o.publishResult(result)
+        return
+      } catch (err) {
+        this.#log.error({ err, requestId: req.requestId }, 'cannot publish the result; retrying')
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** n)))
+      }
+    }
+  }
+
+  /** The number cannot send (gone, not active, no token): every waiting request goes to the DLQ. */
+  #refuseAll (lane: Lane, info: NumberInfo | undefined): void {
+    const reason = info === undefined ? 'OUT_NUMBER_NOT_FOUND'
+      : info.status !== 'active' ? (info.status === 'disconnected' ? 'OUT_NUMBER_DISCONNECTED' : info.status === 'suspended' ? 'OUT_NUMBER_SUSPENDED' : info.status === 'pending' ? 'OUT_NUMBER_PENDING' : 'OUT_NUMBER_NOT_ACTIVE')
+        : 'OUT_NO_ACCESS_TOKEN'
+    for (const item of lane.waiting()) {
+      item.phase = 'settling'
+      void (async () => {
+        const applied = await this.#retrying(() => finishUnsent(this.#o.db, item.id, 'dead_lettered', reason, `the number cannot send (${info?.status ?? 'unknown number'})`), item.id)
+        if (applied === undefined) return
+        if (applied) {
+          await this.#publishOutcome(item.request, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason, detail: `phone number ${lane.phoneNumberId}: ${info?.status ?? 'not found'}` } })
+          this.#metrics?.sends.inc({ outcome: 'dead_lettered' })
+          this.#done(lane, item, true)
+        } else {
+          item.phase = 'ready'
+          await this.#resolveUnclaimed(lane, [item])
+        }
+      })()
+    }
+    // Look again later: the number may come back (reconnected, token stored).
+    if (lane.size > 0) this.#wakeAt(lane, this.#clock.now() + (this.#o.numberRefreshMs ?? 10_000))
+  }
+
+  /** Runs `fn` until it succeeds (database hiccups); undefined when killed meanwhile. */
+  async #retrying<T> (fn: () => Promise<T>, requestId: string): Promise<T | undefined> {
+    for (let n = 1; ; n++) {
+      if (this.#killed) return undefined
+      try { return await fn() } catch (err) {
+        this.#log.error({ err, requestId }, 'database call failed; retrying')
+        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 100 * 2 ** n)))
+      }
+    }
+  }
+
+  /**
+   * Items whose claim found no `accepted` row: finished before (a replayed record: publish its
+   * result again, consumers dedupe), left `sending` by a process that stopped (settle by policy),
+   * or unknown (dead-letter the record).
+   */
+  async #resolveUnclaimed (lane: Lane, items: LaneItem[]): Promise<void> {
+    const rows = await this.#retrying(() => getMessages(this.#o.db, items.map((i) => i.id)), items[0]?.id ?? '')
+    if (rows === undefined) return
+    const byId = new Map(rows.map((r) => [r.id, r]))
+    for (const item of items) {
+      if (this.#killed) return
+      const row = byId.get(item.id)
+      if (row === undefined) {
+        item.phase = 'settling'
+        await this.#publishOutcome(item.request, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason: 'OUT_REQUEST_UNKNOWN', detail: 'no accepted request row for this record' } })
+        this.#done(lane, item, true)
+        continue
+      }
+      await this.#resolveRow(lane, item, row)
+    }
+  }
+
+  async #resolveRow (lane: Lane, item: LaneItem, row: MessageSummary): Promise<void> {
+    switch (row.state) {
+      case 'accepted': // claimed by nobody yet (e.g. revived meanwhile): try again
+        item.phase = 'ready'
+        item.notBefore = this.#clock.now() + 50
+        this.#pump(lane)
+        return
+      case 'sending': {
+        item.phase = 'settling'
+        // Another worker may still be sending it (a rebalance, not a crash): give it the grace
+        // period to record its outcome before deciding.
+        const resend = this.#policy.onAbandoned === 'resend'
+        const settled = await this.#retrying(() => settleAbandoned(this.#o.db, row.id, row.attempts, resend ? 'accepted' : 'unknown', this.#policy.abandonedGraceMs), row.id)
+        if (settled === undefined) return
+        if (resend || !settled) {
+          const age = Date.now() - new Date(row.sending_at ?? Date.now()).getTime()
+          item.phase = 'ready'
+          item.notBefore = this.#clock.now() + (settled ? 0 : Math.max(50, this.#policy.abandonedGraceMs - age))
+          this.#pump(lane)
+          return
+        }
+        this.#log.warn({ requestId: row.id, phoneNumberId: row.phone_number_id, attempt: row.attempts }, 'a previous worker stopped while sending this request: outcome unknown, not resent (policy)')
+        await this.#publishOutcome(item.request, { status: OutboundStatus.UNKNOWN, attempts: row.attempts })
+        this.#metrics?.sends.inc({ outcome: 'unknown' })
+        this.#done(lane, item, true)
+        return
+      }
+      default: {
+        // Finished before: a replay after a crash or rebalance. Publish the result again (the
+        // first publish may not have happened); never for requests that were never acknowledged.
+        item.phase = 'settling'
+        if (row.error_code !== 'OUT_NOT_ACCEPTED') {
+          const meta = row.meta_error as StoredMetaError | null
+          await this.#publishOutcome(item.request, {
+            status: row.state === 'sent' ? OutboundStatus.SENT : row.state === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
+            wamid: row.wamid ?? undefined,
+            metaError: meta ?? undefined,
+            attempts: row.attempts,
+            deadLetter: row.state === 'dead_lettered' ? { reason: row.error_code ?? 'OUT_RETRY_BUDGET_EXHAUSTED', detail: row.error_message ?? '' } : undefined
+          })
+        }
+        this.#done(lane, item, true)
+      }
+    }
+  }
+
+  /** A record that cannot be a request: dead-letter it (and its row, if any). */
+  async #deadLetterUnsent (req: OutboundRequest, reason: string, detail: string): Promise<void> {
+    await this.#retrying(() => finishUnsent(this.#o.db, req.requestId, 'dead_lettered', reason, detail), req.requestId)
+    await this.#publishOutcome(req, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason, detail } })
+  }
+
+  /** A partition was revoked: drop its records that are not in flight (the new owner sends them). */
+  #revokeAll (signal: AbortSignal): void {
+    for (const lane of this.#lanes.values()) {
+      for (const item of lane.waiting()) if (item.signal === signal) { lane.remove(item); this.#metrics?.queued.dec(); item.finish(false) }
+    }
+  }
+
+  // ---- claims -----------------------------------------------------------------------------------
+
+  /**
+   * One transaction for the claims of many lanes: claim, let each lane dispatch synchronously,
+   * undo the claims of items that were not sent, commit. The commit is issued in the same turn
+   * of the event loop as the dispatches.
+   */
+  async #runClaims (jobs: ClaimJob[]): Promise<void[]> {
+    const ids = jobs.flatMap((j) => j.ids)
+    await this.#o.db.transaction().execute(async (trx) => {
+      const claimed = await claimForSending(trx, ids)
+      if (this.#killed) throw OutErrors.OUT_NOT_DURABLE.create({ message: 'worker killed: claim rolled back' })
+      const undo: string[] = []
+      for (const job of jobs) {
+        const mine = new Map<string, number>()
+        for (const id of job.ids) { const a = claimed.get(id); if (a !== undefined) mine.set(id, a) }
+        try { undo.push(...job.onClaimed(mine)) } catch (err) { this.#log.error({ err }, 'dispatch failed') }
+      }
+      if (undo.length > 0) await undoClaims(trx, undo)
+    })
+    return jobs.map(() => undefined)
+  }
+}
+
+interface ClaimJob {
+  ids: string[]
+  onClaimed: (claimed: Map<string, number>) => string[]
+}
+
+/** Reverts claims (sending → accepted, attempt count restored) inside the claim's transaction. */
+async function undoClaims (trx: Transaction<Database>, ids: string[]): Promise<void> {
+  await sql`UPDATE outbound_messages SET state = 'accepted', attempts = attempts - 1, sending_at = NULL
+    WHERE id = ANY(${ids}::uuid[]) AND state = 'sending'`.execute(trx)
+}

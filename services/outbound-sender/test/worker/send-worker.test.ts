@@ -1,0 +1,233 @@
+import t from 'tap'
+import { OutboundStatus, type OutboundRequest } from '@coexist/contracts'
+import { sql } from '@coexist/db'
+import { NumberDirectory } from '../../src/worker/number-directory.ts'
+import { SendWorker, type OutboundDeadLetterInit, type OutboundResultInit, type SendWorkerOptions } from '../../src/worker/send-worker.ts'
+import {
+  acceptDirect, addNumber, maxInWindow, openWindow, phone, silentLogger, templateTo, testDb, testGraph, testSimulator, textTo,
+  type TestDb
+} from '../helpers.ts'
+import type { RunningSimulator } from '@coexist/meta-simulator'
+import type { Teardown } from '@coexist/testkit'
+
+interface Harness {
+  worker: SendWorker
+  results: OutboundResultInit[]
+  dlq: OutboundDeadLetterInit[]
+  /** Feeds records as the consumer would; resolves when all are finished. */
+  feed: (records: OutboundRequest[], signal?: AbortSignal) => Promise<PromiseSettledResult<void>[]>
+}
+
+function harness (t: Teardown, tdb: TestDb, sim: RunningSimulator, opts: Partial<SendWorkerOptions> = {}, graphTimeoutMs = 5000): Harness {
+  const results: OutboundResultInit[] = []
+  const dlq: OutboundDeadLetterInit[] = []
+  const worker = new SendWorker({
+    db: tdb.db,
+    graph: testGraph(t, sim, graphTimeoutMs),
+    numbers: new NumberDirectory(tdb.db, tdb.cipher, 50),
+    publishResult: async (r) => { results.push(r) },
+    publishDeadLetter: async (d) => { dlq.push(d) },
+    logger: silentLogger,
+    quietMs: 0,
+    // Short waits: Meta's back-off hints are capped by maxBackoffMs; no previous owner can still be alive.
+    policy: { baseBackoffMs: 20, maxBackoffMs: 100, abandonedGraceMs: 300 },
+    pairLimit: { backoffBaseMs: 50 },
+    ...opts
+  })
+  t.teardown(() => worker.kill())
+  const partition = new AbortController()
+  return {
+    worker,
+    results,
+    dlq,
+    feed: async (records, signal = partition.signal) => await Promise.allSettled(records.map((request) => worker.handle({ request, signal })))
+  }
+}
+
+async function states (tdb: TestDb): Promise<Record<string, number>> {
+  const rows = await tdb.db.selectFrom('outbound_messages').select(['state', sql<number>`count(*)`.as('n')]).groupBy('state').execute()
+  return Object.fromEntries(rows.map((r) => [r.state, Number(r.n)]))
+}
+
+t.test('sends in order with the wamid Meta returns; one result each', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim)
+  const to = phone()
+  await openWindow(tdb.db, n.phoneNumberId, to)
+  const records = await acceptDirect(tdb.db, n.tenantId, [1, 2, 3, 4, 5].map((i) => textTo(n.phoneNumberId, to, `m${i}`)))
+  const h = harness(t, tdb, sim)
+  const settled = await h.feed(records)
+  t.ok(settled.every((s) => s.status === 'fulfilled'))
+  const accepted = sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted
+  t.same(accepted.map((a) => (a.body as { text: { body: string } }).text.body), ['m1', 'm2', 'm3', 'm4', 'm5'], 'same order at Meta')
+  t.same(await states(tdb), { sent: 5 })
+  t.equal(h.results.length, 5)
+  t.ok(h.results.every((r) => r.status === OutboundStatus.SENT && typeof r.wamid === 'string' && r.wamid.startsWith('wamid.')))
+  const row = await tdb.db.selectFrom('outbound_messages').select(['wamid', 'attempts']).where('id', '=', records[0]!.requestId).executeTakeFirstOrThrow()
+  t.equal(row.wamid, accepted[0]!.wamid)
+  t.equal(row.attempts, 1)
+})
+
+t.test('5xx answers and connection resets are retried; the message arrives once', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim)
+  const [a, b] = [phone(), phone()]
+  const records = await acceptDirect(tdb.db, n.tenantId, [templateTo(n.phoneNumberId, a), templateTo(n.phoneNumberId, b)])
+  const h = harness(t, tdb, sim)
+  sim.control.setFaults({ phoneNumberId: n.phoneNumberId, failNext: { count: 2, code: 131000 } })
+  await h.feed([records[0]!])
+  sim.control.setFaults({ phoneNumberId: n.phoneNumberId, resetNext: 1 })
+  await h.feed([records[1]!])
+  const report = sim.control.sends({ phoneNumberId: n.phoneNumberId })
+  t.equal(report.accepted.length, 2, 'each message accepted once')
+  t.same(report.rejected.map((r) => r.reason), ['error', 'error', 'reset'])
+  const rows = await tdb.db.selectFrom('outbound_messages').select(['id', 'state', 'attempts']).orderBy('accepted_at').execute()
+  t.same(rows.map((r) => [r.state, r.attempts]).sort(), [['sent', 2], ['sent', 3]])
+})
+
+t.test('131047 (window closed at Meta) fails at once, never retried', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim, { sim: { window: 'sync' } })
+  const to = phone()
+  await openWindow(tdb.db, n.phoneNumberId, to) // our view says open; Meta disagrees
+  const records = await acceptDirect(tdb.db, n.tenantId, [textTo(n.phoneNumberId, to, 'hello')])
+  const h = harness(t, tdb, sim)
+  await h.feed(records)
+  const report = sim.control.sends({ phoneNumberId: n.phoneNumberId })
+  t.equal(report.rejected.length, 1, 'one call only')
+  t.equal(report.rejected[0]?.code, 131047)
+  const row = await tdb.db.selectFrom('outbound_messages').select(['state', 'error_code', 'meta_error', 'attempts']).executeTakeFirstOrThrow()
+  t.equal(row.state, 'failed')
+  t.equal((row.meta_error as { code: number }).code, 131047)
+  t.equal(h.results[0]?.status, OutboundStatus.FAILED)
+  t.equal(h.results[0]?.error?.code, 131047)
+  t.equal(h.dlq.length, 0, 'a permanent failure is a result, not a dead letter')
+})
+
+t.test('retryable errors beyond the budget go to the DLQ with the reason', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim)
+  const records = await acceptDirect(tdb.db, n.tenantId, [templateTo(n.phoneNumberId, phone())])
+  const h = harness(t, tdb, sim, { policy: { maxAttempts: 3, baseBackoffMs: 10, maxBackoffMs: 20 } })
+  sim.control.setFaults({ phoneNumberId: n.phoneNumberId, failNext: { count: 10, code: 133004 } })
+  await h.feed(records)
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).rejected.length, 3)
+  t.same(await states(tdb), { dead_lettered: 1 })
+  t.equal(h.dlq.length, 1)
+  t.equal(h.dlq[0]?.reason, 'OUT_RETRY_BUDGET_EXHAUSTED')
+  t.equal(h.dlq[0]?.lastError?.code, 133004)
+  t.equal(h.dlq[0]?.request?.requestId, records[0]!.requestId)
+  t.equal(h.results[0]?.status, OutboundStatus.FAILED)
+})
+
+t.test('a timeout after the request left: unknown, not resent (default policy)', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim)
+  const records = await acceptDirect(tdb.db, n.tenantId, [templateTo(n.phoneNumberId, phone())])
+  const h = harness(t, tdb, sim, {}, 150)
+  sim.control.setFaults({ phoneNumberId: n.phoneNumberId, latencyMs: 600 })
+  await h.feed(records)
+  await new Promise((resolve) => setTimeout(resolve, 700))
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length, 1, 'Meta got it once')
+  const row = await tdb.db.selectFrom('outbound_messages').select(['state', 'error_code', 'attempts']).executeTakeFirstOrThrow()
+  t.same(row, { state: 'unknown', error_code: 'OUT_OUTCOME_UNKNOWN', attempts: 1 })
+  t.equal(h.results[0]?.status, OutboundStatus.UNKNOWN)
+})
+
+t.test('a number disconnected after acceptance: requests go to the DLQ, nothing reaches Meta', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim)
+  const records = await acceptDirect(tdb.db, n.tenantId, [templateTo(n.phoneNumberId, phone()), templateTo(n.phoneNumberId, phone())])
+  await tdb.db.updateTable('phone_numbers').set({ status: 'disconnected' }).where('id', '=', n.phoneNumberId).execute()
+  const h = harness(t, tdb, sim)
+  await h.feed(records)
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length, 0)
+  t.same(await states(tdb), { dead_lettered: 2 })
+  t.same(h.dlq.map((d) => d.reason), ['OUT_NUMBER_DISCONNECTED', 'OUT_NUMBER_DISCONNECTED'])
+})
+
+t.test('130429 lowers the rate and is retried; 131056 backs off that recipient only', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim, { sim: { pairLimit: { burst: 2, intervalMs: 200 } } })
+  const [busy, other] = [phone(), phone()]
+  const records = await acceptDirect(tdb.db, n.tenantId, [
+    ...[1, 2, 3, 4].map(() => templateTo(n.phoneNumberId, busy)),
+    templateTo(n.phoneNumberId, other)
+  ])
+  const h = harness(t, tdb, sim, { pairLimit: { backoffBaseMs: 50, burst: 20, intervalMs: 200 } })
+  sim.control.setFaults({ phoneNumberId: n.phoneNumberId, throttleNext: 2 })
+  await h.feed(records)
+  const report = sim.control.sends({ phoneNumberId: n.phoneNumberId })
+  t.equal(report.accepted.length, 5, 'all sent once')
+  t.equal(report.rejected.filter((r) => r.code === 130429).length, 2)
+  t.ok(report.rejected.some((r) => r.code === 131056), 'the pair limit pushed back')
+  t.equal(report.accepted.filter((a) => a.to === busy).length, 4)
+  const order = report.accepted.filter((a) => a.to === busy).map((a) => a.seq)
+  t.same(order, [...order].sort((x, y) => x - y))
+  t.same(await states(tdb), { sent: 5 })
+})
+
+t.test('exact throughput: no 1 s window above the limit, zero 130429', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim, { mode: 'coexistence', mps: 20 })
+  const bodies = Array.from({ length: 50 }, () => templateTo(n.phoneNumberId, phone()))
+  const records = await acceptDirect(tdb.db, n.tenantId, bodies)
+  const h = harness(t, tdb, sim)
+  const t0 = performance.now()
+  await h.feed(records)
+  const elapsed = performance.now() - t0
+  const report = sim.control.sends({ phoneNumberId: n.phoneNumberId })
+  t.equal(report.accepted.length, 50)
+  t.equal(report.rejected.length, 0, 'zero 130429')
+  t.ok(maxInWindow(report.accepted.map((a) => a.at)) <= 20, `peak ${maxInWindow(report.accepted.map((a) => a.at))} ≤ 20`)
+  t.ok(elapsed < 3500, `50 at 20 MPS in ${Math.round(elapsed)} ms`)
+})
+
+t.test('two workers holding the same records (zombie, replay): each message is sent once', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim, { mps: 200 })
+  const records = await acceptDirect(tdb.db, n.tenantId, Array.from({ length: 40 }, () => templateTo(n.phoneNumberId, phone())))
+  const a = harness(t, tdb, sim)
+  const b = harness(t, tdb, sim)
+  await Promise.all([a.feed(records), b.feed(records)])
+  const sent = sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted
+  t.equal(sent.length, 40)
+  t.equal(new Set(sent.map((s) => (s.body as { to: string }).to)).size, 40, 'no duplicate')
+  t.same(await states(tdb), { sent: 40 })
+  t.ok(a.results.length + b.results.length >= 40, 'every result published (a replay publishes it again)')
+})
+
+t.test('kill mid-run, start again with the same records: every request sent, none twice', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim, { mps: 40 })
+  sim.control.setFaults({ phoneNumberId: n.phoneNumberId, latencyMs: 30 })
+  const records = await acceptDirect(tdb.db, n.tenantId, Array.from({ length: 60 }, () => templateTo(n.phoneNumberId, phone())))
+  const first = harness(t, tdb, sim)
+  const partition = new AbortController()
+  void first.feed(records, partition.signal)
+  await new Promise((resolve) => setTimeout(resolve, 600))
+  first.worker.kill()
+  partition.abort()
+  const before = sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length
+  t.ok(before > 5 && before < 60, `killed mid-run after ${before} sends`)
+  await new Promise((resolve) => setTimeout(resolve, 100)) // in-flight requests land
+  const second = harness(t, tdb, sim)
+  await second.feed(records)
+  const sent = sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted
+  const perRecipient = new Map<string, number>()
+  for (const s of sent) perRecipient.set(s.to, (perRecipient.get(s.to) ?? 0) + 1)
+  t.ok([...perRecipient.values()].every((c) => c === 1), 'none twice')
+  const st = await states(tdb)
+  t.equal((st.sent ?? 0) + (st.unknown ?? 0), 60, 'every request settled')
+  t.equal(sent.length, 60, `every request reached Meta (unknown outcomes: ${st.unknown ?? 0})`)
+})

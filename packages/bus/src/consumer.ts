@@ -5,7 +5,8 @@
  *
  * How it runs. kafkajs's `eachBatch` only hands records over: each goes into a lane of its
  * partition (one lane per partition with `ordering: 'partition'`, the default; one lane per key
- * with `ordering: 'key'`, up to `maxConcurrency` lanes running at once) and its offset is
+ * with `ordering: 'key'`, up to `maxConcurrency` lanes running at once; one lane per record with
+ * `ordering: 'none'`, for handlers whose effects commute, e.g. a group-commit batcher) and its offset is
  * tracked. Lanes run outside `eachBatch`, so a slow key never holds the fetch loop. A record is
  * "finished" when its handler succeeded or it went to the dead-letter topic; each partition
  * commits its watermark: the lowest unfinished offset (see offset-tracker.ts).
@@ -90,9 +91,14 @@ export interface TopicHandler<K extends TopicKey> {
   schema?: TopicContracts[K]
   handle: (record: BusRecord<ValueOf<K>>) => Promise<void> | void
   retry?: Partial<RetryPolicy>
-  /** `partition` (default): in offset order, one at a time. `key`: per-key order, keys in parallel. */
-  ordering?: 'partition' | 'key'
-  /** Lanes (keys) running at once per partition with `ordering: 'key'`. Default 16. */
+  /**
+   * `partition` (default): in offset order, one at a time. `key`: per-key order, keys in parallel.
+   * `none`: no order at all, records in parallel (up to `maxConcurrency`), for handlers whose
+   * effects commute (idempotent merges, batched writes); offsets still commit only below
+   * finished records.
+   */
+  ordering?: 'partition' | 'key' | 'none'
+  /** Lanes (keys, or records with `ordering: 'none'`) running at once per partition. Default 16. */
   maxConcurrency?: number
 }
 
@@ -236,7 +242,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   function newWork (topic: string, partition: number): Work {
     const entry = specs.get(topic)
     if (entry === undefined) throw BusErrors.BUS_UNKNOWN_TOPIC.create({ detail: { topic } })
-    const byKey = entry.handler.ordering === 'key'
+    const byKey = entry.handler.ordering === 'key' || entry.handler.ordering === 'none'
     return {
       topic,
       partition,
@@ -285,6 +291,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
 
   function laneOf (w: Work, m: KafkaMessage): string {
     if (!w.byKey) return ''
+    if (w.handler.ordering === 'none') return m.offset // offsets are unique in a partition: one lane each
     return m.key === null || m.key === undefined ? NULL_KEY : m.key.toString('latin1')
   }
 

@@ -132,6 +132,50 @@ t.test('per-key parallelism inside one partition keeps each key in order', async
   t.ok(maxRunning <= 8, 'within maxConcurrency')
 })
 
+t.test('ordering none: records of one key run side by side; offsets commit only below finished ones', async (t) => {
+  const env = await busEnv(t, { only: ['outbound.results', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const total = 200
+  let running = 0
+  let maxRunning = 0
+  const handled = new Set<string>()
+  const releases: (() => void)[] = []
+  const commits: CommitDiagnostic[] = []
+  const onCommit = (m: unknown): void => { commits.push(m as CommitDiagnostic) }
+  diagnostics.subscribe(BUS_CHANNELS.commit, onCommit)
+  t.teardown(() => diagnostics.unsubscribe(BUS_CHANNELS.commit, onCommit))
+  const consumer = consumerFor(t, env, producer, {
+    handlers: {
+      'outbound.results': {
+        ordering: 'none',
+        maxConcurrency: 64,
+        handle: async (r) => {
+          running++
+          maxRunning = Math.max(maxRunning, running)
+          // The first record waits until everything else is done: nothing may commit past it.
+          if (r.value.requestId === 'r-0') await new Promise<void>((resolve) => releases.push(resolve))
+          else await new Promise((resolve) => setTimeout(resolve, Math.random() * 3))
+          running--
+          handled.add(r.value.requestId)
+        }
+      }
+    }
+  })
+  const sends: Promise<void>[] = []
+  for (let i = 0; i < total; i++) sends.push(producer.publish('outbound.results', { key: 'pn-hot', value: { requestId: `r-${i}`, phoneNumberId: 'pn-hot' } }))
+  await Promise.all(sends)
+  await consumer.start()
+  await until(() => handled.size === total - 1, 15_000, 'all but the first record')
+  t.ok(maxRunning > 1, `one key ran concurrently (max ${maxRunning})`)
+  t.ok(maxRunning <= 64, 'within maxConcurrency')
+  await consumer.commit()
+  t.notOk(commits.some((c) => Number(c.offset) > 0), 'no commit beyond the unfinished first record')
+  for (const release of releases) release()
+  await until(() => handled.size === total, 5000, 'the first record')
+  await consumer.commit()
+  t.ok(commits.some((c) => Number(c.offset) === total), 'then everything commits')
+})
+
 t.test('the commit watermark: after a stop, a restart replays only from the first unfinished record', async (t) => {
   const env = await busEnv(t, { only: ['outbound.requests', 'deadletter'] })
   const producer = await producerFor(t, env)

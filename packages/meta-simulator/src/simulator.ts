@@ -133,7 +133,12 @@ export interface NumberView extends NumberConfig {
 /** `control.inbound(...)`: a user message to a number. */
 export interface InboundInput {
   phoneNumberId: string
+  /** The user's phone number (ignored with `withoutPhone`). */
   from: string
+  /** Business-scoped user id: adds `contacts[].user_id` and `from_user_id`. */
+  userId?: string
+  /** A user known only by `userId`: `from` and `wa_id` are empty strings (facts §3.1). */
+  withoutPhone?: boolean
   name?: string
   type?: InboundType
   text?: string
@@ -237,6 +242,8 @@ export interface SimulatorOptions {
   baseUrl?: string
   /** USD per message by category for `pricing_analytics` costs (illustrative defaults). */
   rates?: Partial<Record<PricingCategory, number>>
+  /** Keep request bodies in send records (default true; turn off for long benchmarks). */
+  recordBodies?: boolean
 }
 
 /** The simulator core; see {@link SimulatorControl} for the control surface. */
@@ -260,6 +267,9 @@ export class Simulator implements SimulatorControl {
   #closed = false
   #rnd = seededRandom(Date.now() % 1_000_000)
   #rates: Record<PricingCategory, number>
+  #recordBodies: boolean
+  /** Statuses waiting for a batched webhook, per phone number. */
+  #statusBatches = new Map<string, StatusSpec[]>()
 
   constructor (opts: SimulatorOptions = {}) {
     this.clock = opts.clock ?? systemClock
@@ -267,6 +277,7 @@ export class Simulator implements SimulatorControl {
     this.#log = opts.logger
     this.baseUrl = opts.baseUrl ?? 'http://127.0.0.1:8090'
     this.#rates = { ...DEFAULT_RATES, ...opts.rates }
+    this.#recordBodies = opts.recordBodies ?? true
     this.emitter = new WebhookEmitter({ ...opts.emitter, ...(opts.webhookTarget !== undefined ? { target: opts.webhookTarget } : {}), ...(opts.logger !== undefined ? { logger: opts.logger } : {}) })
   }
 
@@ -366,6 +377,7 @@ export class Simulator implements SimulatorControl {
   reset (input: ResetInput = {}): void {
     const r = ResetSchema.parse(input)
     this.#cancelTimers()
+    this.#statusBatches.clear()
     if (r.keepNumbers) {
       for (const n of this.#numbers.values()) {
         n.window.clear(); n.pairs.clear(); n.csw.clear(); n.faults = noFaults(); n.syncs.clear()
@@ -518,7 +530,7 @@ export class Simulator implements SimulatorControl {
     const record: SendRecord = {
       seq: ++this.#seq, at: arrival, phoneNumberId, wamid, to: req.to, waId, type: req.type,
       ...(req.templateName !== undefined ? { templateName: req.templateName } : {}),
-      pricing: pricingFor(category, windowOpen), graphVersion: version, body
+      pricing: pricingFor(category, windowOpen), graphVersion: version, body: this.#recordBodies ? body : undefined
     }
     this.#accepted.push(record)
     this.#scheduleStatuses(n, record, freeForm && !windowOpen && n.config.window === 'async', req.bizOpaqueCallbackData)
@@ -752,7 +764,7 @@ export class Simulator implements SimulatorControl {
     this.#rejected.push({
       seq: ++this.#seq, at, phoneNumberId, ...(to !== undefined ? { to } : {}), code,
       httpStatus: a.kind === 'reset' ? null : a.status, reason: a.kind === 'reset' ? 'reset' : 'error',
-      ...(body !== INVALID_JSON && body !== undefined ? { body } : {})
+      ...(body !== INVALID_JSON && body !== undefined && this.#recordBodies ? { body } : {})
     })
   }
 
@@ -769,9 +781,10 @@ export class Simulator implements SimulatorControl {
 
   #inboundBody (n: NumberState, input: InboundInput): { body: WebhookEnvelope, wamid: string, mediaId?: string } {
     const type = input.type ?? 'text'
-    const from = waIdOf(input.from)
-    const wamid = newWamid(from)
+    const from = input.withoutPhone === true && input.userId !== undefined ? '' : waIdOf(input.from)
+    const wamid = newWamid(from === '' ? input.userId as string : from)
     const spec: InboundMessageSpec = { type, from, id: wamid, at: this.clock.now(), businessNumber: n.config.displayPhoneNumber }
+    if (input.userId !== undefined) spec.fromUserId = input.userId
     if (input.text !== undefined) spec.text = input.text
     if (input.refId !== undefined) spec.refId = input.refId
     if (input.interactiveType !== undefined) spec.interactiveType = input.interactiveType
@@ -785,7 +798,7 @@ export class Simulator implements SimulatorControl {
       if (type === 'document') spec.filename = 'invoice.pdf'
       mediaId = ref.id
     }
-    const body = buildMessagesWebhook(n.ref, [{ message: buildInboundMessage(spec), waId: from, name: input.name ?? 'Customer' }])
+    const body = buildMessagesWebhook(n.ref, [{ message: buildInboundMessage(spec), waId: from, name: input.name ?? 'Customer', ...(input.userId !== undefined ? { userId: input.userId } : {}) }])
     return { body, wamid, ...(mediaId !== undefined ? { mediaId } : {}) }
   }
 
@@ -808,12 +821,14 @@ export class Simulator implements SimulatorControl {
         const n = pnid === undefined ? undefined : this.#numbers.get(pnid)
         if (n === undefined) continue
         if (change.field === 'messages' && Array.isArray(value.messages)) {
-          for (const m of value.messages as Array<{ from?: string, id?: string, type?: string }>) {
+          for (const m of value.messages as Array<{ from?: string, from_user_id?: string, id?: string, type?: string }>) {
             const counted = n.config.inboundCountsTowardsThroughput
             if (counted) n.window.add(now)
             this.#usage.push({ seq: ++this.#seq, at: now, phoneNumberId: n.config.phoneNumberId, kind: 'inbound', id: String(m.id), counted })
             // Any user message opens or refreshes the 24 h window; a number change notice does not.
-            if (typeof m.from === 'string' && m.from !== '' && m.type !== 'system') n.csw.set(m.from, now)
+            // A user without a phone number is keyed by the BSUID (what a send's `recipient` carries).
+            const key = typeof m.from === 'string' && m.from !== '' ? m.from : m.from_user_id
+            if (key !== undefined && key !== '' && m.type !== 'system') n.csw.set(key, now)
           }
         } else if (change.field === 'smb_message_echoes' && Array.isArray(value.message_echoes)) {
           for (const e of value.message_echoes as Array<{ id?: string }>) {
@@ -841,7 +856,18 @@ export class Simulator implements SimulatorControl {
         if (major < 24) spec.conversation = { id: conversationId, originType: rec.pricing.category, ...(status === 'sent' ? { expirationTimestamp: String(Math.floor((at + DAY) / 1000)) } : {}) }
         if (withPricing) spec.pricing = rec.pricing
       }
-      void this.emit(buildStatusesWebhook(n.ref, [spec]))
+      if (s.batchMs === 0) { void this.emit(buildStatusesWebhook(n.ref, [spec])); return }
+      const key = n.config.phoneNumberId
+      const batch = this.#statusBatches.get(key)
+      if (batch !== undefined && batch.length < 1000) { batch.push(spec); return }
+      if (batch !== undefined) void this.emit(buildStatusesWebhook(n.ref, batch))
+      this.#statusBatches.set(key, [spec])
+      this.#later(s.batchMs, () => {
+        const due = this.#statusBatches.get(key)
+        if (due === undefined) return
+        this.#statusBatches.delete(key)
+        void this.emit(buildStatusesWebhook(n.ref, due))
+      })
     }
     if (windowFailure) { this.#later(s.sentAfterMs, () => { emit('failed', false) }); return }
     this.#later(s.sentAfterMs, () => { emit('sent', true) })

@@ -46,7 +46,12 @@ export const StatusEmissionSchema = z.object({
   upTo: z.enum(['none', 'sent', 'delivered', 'read']).default('read'),
   sentAfterMs: z.number().int().min(0).default(0),
   deliveredAfterMs: z.number().int().min(0).default(25),
-  readAfterMs: z.number().int().min(0).default(50)
+  readAfterMs: z.number().int().min(0).default(50),
+  /**
+   * 0: one webhook per status. Above 0: statuses of the number due within this many ms go out
+   * together in one webhook's `statuses[]` (at most 1000), as Meta may batch them.
+   */
+  batchMs: z.number().int().min(0).max(60_000).default(0)
 })
 
 /** `POST /_sim/numbers`: creates or replaces a phone number. */

@@ -69,7 +69,10 @@ export interface MediaRef {
 
 export interface InboundMessageSpec {
   type: InboundType
+  /** The user's phone number; empty for a user known only by a business-scoped user id. */
   from: string
+  /** Business-scoped user id (BSUID), sent as `from_user_id`. */
+  fromUserId?: string
   id: string
   /** Epoch ms. */
   at: number
@@ -95,7 +98,7 @@ export function buildInboundMessage (s: InboundMessageSpec): Record<string, unkn
   const ctxFrom = s.businessNumber ?? ''
   if (s.forwarded === true) head.context = { forwarded: true }
   else if (s.type === 'interactive' || s.type === 'button') head.context = { from: ctxFrom, id: s.refId ?? 'wamid.UNKNOWN' }
-  const base = { ...head, from: s.from, id: s.id, timestamp: unixSeconds(s.at), type: s.type }
+  const base = { ...head, from: s.from, ...(s.fromUserId !== undefined ? { from_user_id: s.fromUserId } : {}), id: s.id, timestamp: unixSeconds(s.at), type: s.type }
   const media = (m: MediaRef): Record<string, unknown> => ({ mime_type: m.mimeType, sha256: m.sha256, id: m.id, ...(m.url !== undefined ? { url: m.url } : {}) })
   const m = s.media ?? { id: '0', mimeType: 'application/octet-stream', sha256: '' }
   let out: Record<string, unknown>
@@ -138,11 +141,11 @@ export function buildInboundMessage (s: InboundMessageSpec): Record<string, unkn
 }
 
 /** A `messages` webhook carrying user messages (with `contacts[]` unless every item is `system`). */
-export function buildMessagesWebhook (n: NumberRef, items: Array<{ message: Record<string, unknown>, name?: string, waId: string }>): WebhookEnvelope {
+export function buildMessagesWebhook (n: NumberRef, items: Array<{ message: Record<string, unknown>, name?: string, waId: string, userId?: string }>): WebhookEnvelope {
   const contacts = items
     .filter((i) => i.message.type !== 'system')
-    .map((i) => ({ profile: { name: i.name ?? 'Customer' }, wa_id: i.waId }))
-  const unique = contacts.filter((c, idx) => contacts.findIndex((o) => o.wa_id === c.wa_id) === idx)
+    .map((i) => ({ profile: { name: i.name ?? 'Customer' }, wa_id: i.waId, ...(i.userId !== undefined ? { user_id: i.userId } : {}) }))
+  const unique = contacts.filter((c, idx) => contacts.findIndex((o) => o.wa_id === c.wa_id && o.user_id === c.user_id) === idx)
   const value = phoneValue(n, {
     ...(unique.length > 0 ? { contacts: unique } : {}),
     messages: items.map((i) => i.message)

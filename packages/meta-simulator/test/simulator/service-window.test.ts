@@ -51,3 +51,14 @@ t.test("window 'async': accepted, then a failed status with 131047", async (t) =
   t.match(statuses[0], { id: res.body.messages[0].id, status: 'failed', errors: [{ code: 131047, title: 'Re-engagement message' }] })
   t.notOk('pricing' in statuses[0])
 })
+
+t.test('a user known only by a business-scoped user id: window keyed by the BSUID', async (t) => {
+  const { sim } = await startSim(t)
+  const { body } = await sim.control.inbound({ phoneNumberId: PNID, from: '', userId: 'BR.1A2B3C4D', withoutPhone: true })
+  const value = body.entry[0]!.changes[0]!.value as any
+  t.match(value.contacts[0], { wa_id: '', user_id: 'BR.1A2B3C4D' })
+  t.match(value.messages[0], { from: '', from_user_id: 'BR.1A2B3C4D' })
+  const res = await graph(sim.graphUrl, 'POST', `/v24.0/${PNID}/messages`, { token: TOKEN, body: { messaging_product: 'whatsapp', recipient: 'BR.1A2B3C4D', type: 'text', text: { body: 'hi' } } })
+  t.equal(res.status, 200)
+  t.same(res.body.contacts, [{ input: 'BR.1A2B3C4D', user_id: 'BR.1A2B3C4D' }])
+})

@@ -70,3 +70,12 @@ t.test('biz_opaque_callback_data comes back on statuses; mark-as-read answers su
   const bad = await graph(sim.graphUrl, 'POST', `/v24.0/${PNID}/messages`, { token: TOKEN, body: { messaging_product: 'whatsapp', status: 'read' } })
   t.equal(bad.body.error.code, 100)
 })
+
+t.test('batchMs: statuses due together go out in one webhook', async (t) => {
+  const r = await startReceiver(t)
+  const { sim } = await startSim(t, { receiver: r, number: { statuses: { upTo: 'sent', batchMs: 30 } } })
+  await Promise.all(Array.from({ length: 5 }, (_, i) => graph(sim.graphUrl, 'POST', `/v24.0/${PNID}/messages`, { token: TOKEN, body: templateTo(`+55119000000${i}`) })))
+  await sim.control.whenIdle()
+  t.equal(r.received.length, 1)
+  t.equal(statusesOf(r).length, 5)
+})

@@ -25,6 +25,7 @@ t.test('inbound messages of every type, echoes, contacts, statuses, errors and a
     bodies.push([`inbound ${type}`, (await c.inbound({ phoneNumberId: PNID, from: USER, type, refId: first.wamid })).body])
   }
   bodies.push(['list reply', (await c.inbound({ phoneNumberId: PNID, from: USER, type: 'interactive', interactiveType: 'list_reply', refId: first.wamid })).body])
+  bodies.push(['bsuid only', (await c.inbound({ phoneNumberId: PNID, from: '', userId: 'BR.1A2B3C4D', withoutPhone: true })).body])
   bodies.push(['forwarded', (await c.inbound({ phoneNumberId: PNID, from: USER, forwarded: true })).body])
   bodies.push(['referral', (await c.inbound({ phoneNumberId: PNID, from: USER, referral: { source_url: 'https://fb.me/x', source_id: '1', source_type: 'ad', ctwa_clid: 'abc' } })).body])
   const generated: GenerateInput[] = [

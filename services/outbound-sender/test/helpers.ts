@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { create } from '@bufbuild/protobuf'
 import { OutboundRequestSchema, type OutboundRequest } from '@coexist/contracts'
+import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
 import {
-  createDb, createPhoneNumber, createTenant, createTokenCipher, upsertWaba,
+  createApiKey, createDb, createPhoneNumber, createTenant, createTokenCipher, upsertWaba,
   type Db, type PhoneNumberMode, type PhoneNumberStatus, type TokenCipher
 } from '@coexist/db'
 import { createLogger, type Logger } from '@coexist/logger'
 import { createGraphClient, type GraphClient } from '@coexist/meta'
 import { startSimulator, type NumberConfigInput, type RunningSimulator } from '@coexist/meta-simulator'
-import { testDatabase, type Teardown } from '@coexist/testkit'
+import { testDatabase, testKafkaBrokers, testTopicPrefix, type Teardown } from '@coexist/testkit'
 import { acceptSends, type AcceptItem, type OutboundRequestInit } from '../src/domain/accept.ts'
 import { SendRequestSchema } from '../src/domain/send-request.ts'
 
@@ -120,3 +121,39 @@ export function maxInWindow (times: readonly number[], windowMs = 1000): number 
 
 /** A recipient phone number in E.164. */
 export const phone = (): string => '+5511' + digits(9)
+
+export interface KafkaEnv {
+  kafka: Kafka
+  registry: TopicRegistry
+  admin: ReturnType<Kafka['admin']>
+  producer: BusProducer
+  /** Records on a topic (sum over partitions). */
+  count: (topic: TopicKey) => Promise<number>
+}
+
+/** Kafka under a fresh topic prefix, the given topics created, a bus producer; all closed at teardown. */
+export async function testKafka (t: Teardown, topics: TopicKey[], partitions = 1): Promise<KafkaEnv> {
+  const kafka = createKafka({ brokers: testKafkaBrokers(), clientId: 'outbound-test', logger: silentLogger })
+  const registry = createTopicRegistry({ prefix: testTopicPrefix(), partitions })
+  const admin = kafka.admin()
+  await admin.connect()
+  t.teardown(() => admin.disconnect())
+  await ensureTopics(admin, registry, { only: topics.map((k) => registry.topic(k)) })
+  const producer = createBusProducer({ kafka, registry, logger: silentLogger })
+  await producer.connect()
+  t.teardown(() => producer.disconnect())
+  return {
+    kafka,
+    registry,
+    admin,
+    producer,
+    count: async (topic) => (await admin.fetchTopicOffsets(registry.topic(topic).name)).reduce((n, p) => n + Number(p.high) - Number(p.low), 0)
+  }
+}
+
+/** A tenant API key with the given roles. */
+export async function apiKey (db: Db, tenantId: string, roles: string[] = ['send', 'read']): Promise<string> {
+  return (await createApiKey(db, { tenantId, name: 'test', roles })).key
+}
+
+export const ADMIN_KEY = 'test-admin-key-0123456789'

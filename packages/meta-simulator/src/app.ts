@@ -5,6 +5,7 @@
  */
 import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import type { Logger } from '@coexist/logger'
+import { graphError } from './graph/graph-error.ts'
 import { controlRoutes } from './routes/control-routes.ts'
 import { graphRoutes } from './routes/graph-routes.ts'
 import type { Simulator } from './simulator.ts'
@@ -25,5 +26,15 @@ export function buildApp (deps: BuildAppDeps): FastifyInstance {
   }) as unknown as FastifyInstance
   void app.register(controlRoutes, { prefix: '/_sim', sim: deps.sim })
   void app.register(graphRoutes, { sim: deps.sim })
+  // Unknown Graph paths answer like Graph does (code 100, "Unknown path components"); unknown
+  // control paths answer problem+json.
+  app.setNotFoundHandler(async (request, reply) => {
+    const path = request.url.split('?')[0] ?? ''
+    if (path.startsWith('/_sim')) {
+      return await reply.code(404).type('application/problem+json').send({ type: 'about:blank', title: 'SIM_NOT_FOUND', status: 404, code: 'SIM_NOT_FOUND', detail: `no control route ${request.method} ${path}` })
+    }
+    const e = graphError(100, { message: `Unknown path components: ${path}` })
+    return await reply.code(e.status).send(e.body)
+  })
   return app
 }

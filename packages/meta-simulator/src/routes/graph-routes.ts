@@ -37,6 +37,11 @@ export const graphRoutes: FastifyPluginAsync<GraphRoutesOptions> = async (app, {
     return await reply.code(e.status).send(e.body)
   })
 
+  // `/_sim/<unknown>` also matches `/:version/:id`; leave it to the not-found handler.
+  app.addHook('preHandler', async (request, reply) => {
+    if (request.url.startsWith('/_sim/')) { reply.callNotFound(); return await reply }
+  })
+
   const versionOk = (request: FastifyRequest<{ Params: NodeParams }>): boolean => VERSION.test(request.params.version)
 
   app.post<{ Params: NodeParams }>('/:version/:id/messages', async (request, reply) => {

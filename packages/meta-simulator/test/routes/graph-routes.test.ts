@@ -93,3 +93,11 @@ t.test('media upload (multipart) returns an id that GET resolves', async (t) => 
   const info = await graph(sim.graphUrl, 'GET', `/v24.0/${id}`, { token: TOKEN })
   t.match(info.body, { mime_type: 'application/pdf', file_size: '13' })
 })
+
+t.test('unknown paths: Graph-style error, or problem+json under /_sim', async (t) => {
+  const { sim } = await startSim(t)
+  const g = await graph(sim.graphUrl, 'POST', `/v24.0/${PNID}/nonsense`, { token: TOKEN, body: {} })
+  t.match(g, { status: 400, body: { error: { code: 100, message: `Unknown path components: /v24.0/${PNID}/nonsense` } } })
+  const c = await graph(sim.url, 'GET', '/_sim/nothing')
+  t.match(c, { status: 404, body: { code: 'SIM_NOT_FOUND' } })
+})

@@ -20,6 +20,7 @@ export {
 export { SlidingWindowCounter, maxCountInWindow } from './limits/sliding-window.ts'
 export { PairLimiter, DEFAULT_PAIR_LIMIT, type PairLimitSettings } from './limits/pair-limiter.ts'
 export { graphError, type GraphErrorAnswer } from './graph/graph-error.ts'
+export { DEFAULT_RATES, countryOf, parsePricingAnalyticsField, pricingAnalytics } from './graph/pricing-analytics.ts'
 export {
   WebhookEmitter, batchWebhooks, DEFAULT_RETRY,
   type WebhookTarget, type RetryPolicy, type EmitOptions, type EmitManyOptions, type DeliveryResult,

@@ -7,7 +7,7 @@
 import { z } from 'zod'
 import { NumberConfigSchema, type NumberConfigInput } from '../control/control-schemas.ts'
 import { seededRandom } from '../random.ts'
-import type { InboundInput, NumberView, Simulator } from '../simulator.ts'
+import type { InboundInput, NumberView, SimulatorControl } from '../simulator.ts'
 import type { InboundType } from '../webhooks/builders.ts'
 import { generateUsers, type SimUser } from '../webhooks/history-generator.ts'
 
@@ -85,7 +85,7 @@ export function scenarioNumbers (count: number, coexistenceRatio = 0.5): NumberC
  * const play = runScenario(sim.control, { numbers: 2, inboundRate: 5, durationMs: 2000 })
  * const stats = await play.done
  */
-export function runScenario (sim: Simulator, options: ScenarioOptions = {}): ScenarioHandle {
+export function runScenario (sim: SimulatorControl, options: ScenarioOptions = {}): ScenarioHandle {
   const o = ScenarioSchema.parse(options)
   const configs = typeof o.numbers === 'number' ? scenarioNumbers(o.numbers, o.coexistenceRatio) : o.numbers as NumberConfigInput[]
   const numbers = configs.map((c) => sim.configureNumber(c))

@@ -12,7 +12,7 @@ t.test('a scenario plays inbound traffic of many types, echoes and contact chang
   const r = await startReceiver(t)
   const { sim } = await startSim(t)
   sim.control.setWebhookTarget({ url: r.url, appSecret: 's' })
-  const play = runScenario(sim.sim, { numbers: 2, coexistenceRatio: 1, inboundRate: 400, echoRate: 50, contactChangeRate: 20, tickMs: 10, maxEvents: 120, seed: 3 })
+  const play = runScenario(sim.control, { numbers: 2, coexistenceRatio: 1, inboundRate: 400, echoRate: 50, contactChangeRate: 20, tickMs: 10, maxEvents: 120, seed: 3 })
   t.same(play.numbers.map((n) => n.mode), ['coexistence', 'coexistence'])
   const stats = await play.done
   t.equal(stats.inbound + stats.echoes + stats.contactChanges, 120)

@@ -26,7 +26,10 @@ export interface SyncRuntimeDeps {
 }
 
 export interface SyncRuntime {
+  /** Live topics (messages, echoes, state sync, account updates, outbound). */
   consumer: BusConsumer
+  /** The history topic, in its own group: few large records in flight, bounded memory. */
+  historyConsumer: BusConsumer
   relay: OutboxRelay
   /** Runs a sync-request round now (after an onboarding started). */
   kickSync: () => void
@@ -42,18 +45,15 @@ export async function startSyncRuntime (deps: SyncRuntimeDeps): Promise<SyncRunt
   const clock = deps.clock ?? (() => new Date())
   const log = deps.logger.child({ component: 'sync-runtime' })
   const relay = createOutboxRelay({ db: deps.db, producer: deps.producer, logger: deps.logger })
-  const consumer = createBusConsumer({
-    kafka: deps.kafka,
-    registry: deps.registry,
-    producer: deps.producer,
-    logger: deps.logger,
-    groupId: deps.groupId ?? 'sync',
-    maxBytesPerPartition: 10 * 1024 * 1024,
-    ...deps.consumer,
-    handlers: syncConsumers({ db: deps.db, directory: createNumberDirectory(), clock, afterCommit: () => relay.kick() })
-  })
+  const groupId = deps.groupId ?? 'sync'
+  const handlers = syncConsumers({ db: deps.db, directory: createNumberDirectory(), clock, afterCommit: () => relay.kick() })
+  const { 'webhook.history': history, ...live } = handlers
+  const common = { kafka: deps.kafka, registry: deps.registry, producer: deps.producer, logger: deps.logger, ...deps.consumer }
+  const consumer = createBusConsumer({ ...common, groupId, maxBytesPerPartition: 1024 * 1024, maxPendingPerPartition: 2000, handlers: live })
+  // History chunks reach megabytes each: fetch little ahead, keep few in memory.
+  const historyConsumer = createBusConsumer({ ...common, groupId: `${groupId}-history`, maxBytesPerPartition: 4 * 1024 * 1024, maxPendingPerPartition: 8, handlers: { 'webhook.history': history } })
   relay.start()
-  await consumer.start()
+  await Promise.all([consumer.start(), historyConsumer.start()])
 
   let stopped = false
   let syncTimer: NodeJS.Timeout | undefined
@@ -73,13 +73,14 @@ export async function startSyncRuntime (deps: SyncRuntimeDeps): Promise<SyncRunt
 
   return {
     consumer,
+    historyConsumer,
     relay,
     kickSync: syncLoop,
     async stop () {
       stopped = true
       clearInterval(activity)
       clearTimeout(syncTimer)
-      await consumer.stop()
+      await Promise.all([consumer.stop(), historyConsumer.stop()])
       await syncRound
       await relay.stop()
       await relay.drain().catch((err: unknown) => { log.warn({ err }, 'last outbox round failed') })

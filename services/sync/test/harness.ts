@@ -136,9 +136,10 @@ export async function syncEnv (t: Teardown, opts: { runtime?: boolean, partition
     db, dbUrl: url, kafka, registry, producer, sim, graph, cipher, app, runtime, clock, publishBody, ingressUrl,
     groupId: '',
     async caughtUp (groupId, timeoutMs = 20_000) {
-      const topics = TOPICS.filter((k) => k !== 'events' && k !== 'deadletter').map((k) => registry.topic(k).name)
-      await until(async () => {
-        const committed = await admin.fetchOffsets({ groupId, topics })
+      const history = registry.topic('webhook.history').name
+      const live = TOPICS.filter((k) => k !== 'events' && k !== 'deadletter' && k !== 'webhook.history').map((k) => registry.topic(k).name)
+      const done = async (group: string, topics: string[]): Promise<boolean> => {
+        const committed = await admin.fetchOffsets({ groupId: group, topics })
         for (const tp of committed) {
           const high = await admin.fetchTopicOffsets(tp.topic)
           for (const p of high) {
@@ -148,7 +149,8 @@ export async function syncEnv (t: Teardown, opts: { runtime?: boolean, partition
           }
         }
         return true
-      }, timeoutMs, `group ${groupId} caught up`)
+      }
+      await until(async () => await done(groupId, live) && await done(`${groupId}-history`, [history]), timeoutMs, `group ${groupId} caught up`)
     },
     async startRuntime (groupId) {
       env.groupId = groupId ?? `sync-${randomBytes(3).toString('hex')}`

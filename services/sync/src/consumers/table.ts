@@ -15,6 +15,7 @@ import { SyncErrors } from '../errors.ts'
 import { ingestAccountUpdate } from '../ingest/account-update.ts'
 import { importHistory } from '../ingest/history.ts'
 import { ingestEchoes, ingestMessages, ingestStateSync } from '../ingest/live.ts'
+import { createGroupCommitter } from './group-commit.ts'
 import type { NumberDirectory, NumberInfo } from '../ingest/number-directory.ts'
 import { ingestOutboundRequest, ingestOutboundResult } from '../ingest/outbound.ts'
 
@@ -73,6 +74,55 @@ async function numberOf (deps: ConsumerDeps, phoneNumberId: string): Promise<Num
 
 type PhoneField = 'messages' | 'smb_message_echoes' | 'smb_app_state_sync' | 'history'
 
+interface Item<F extends PhoneField> { number: NumberInfo, value: WebhookValue<F> }
+
+/**
+ * A group-committed handler for a live field: records are parsed and attributed one by one (a
+ * bad one fails alone, at once), then written in batches; `merge` folds one number's values of a
+ * batch into one (the ingest functions work in bulk).
+ */
+function batched<F extends 'messages' | 'smb_message_echoes'> (deps: ConsumerDeps, field: F,
+  ingest: (tx: Transaction<Database>, n: NumberInfo, v: WebhookValue<F>) => Promise<unknown>,
+  merge: (values: Array<WebhookValue<F>>) => WebhookValue<F>) {
+  const write = async (tx: Transaction<Database>, items: Array<Item<F>>): Promise<void> => {
+    const byNumber = new Map<string, Array<Item<F>>>()
+    for (const it of items) byNumber.set(it.number.phoneNumberId, [...(byNumber.get(it.number.phoneNumberId) ?? []), it])
+    // Numbers in a stable order: concurrent batches lock rows in the same order.
+    for (const id of [...byNumber.keys()].sort()) {
+      const group = byNumber.get(id) as Array<Item<F>>
+      await ingest(tx, (group[0] as Item<F>).number, merge(group.map((g) => g.value)))
+    }
+  }
+  const committer = createGroupCommitter<Item<F>>({
+    runBatch: async (items) => { await inTransaction(deps, async (tx) => { await write(tx, items) }) },
+    runOne: async (item) => { await inTransaction(deps, async (tx) => { await write(tx, [item]) }) }
+  })
+  return async (record: BusRecord<WebhookChange>): Promise<void> => {
+    const value = parseWebhookChange(field, record.value)
+    const phoneNumberId = record.value.phoneNumberId !== '' ? record.value.phoneNumberId : (value as { metadata: { phone_number_id: string } }).metadata.phone_number_id
+    const number = await numberOf(deps, phoneNumberId)
+    await committer.submit({ number, value })
+  }
+}
+
+function mergeMessages (values: Array<WebhookValue<'messages'>>): WebhookValue<'messages'> {
+  if (values.length === 1) return values[0] as WebhookValue<'messages'>
+  const first = values[0] as WebhookValue<'messages'>
+  return {
+    ...first,
+    contacts: values.flatMap((v) => v.contacts ?? []),
+    messages: values.flatMap((v) => v.messages ?? []),
+    statuses: values.flatMap((v) => v.statuses ?? []),
+    errors: values.flatMap((v) => v.errors ?? [])
+  }
+}
+
+function mergeEchoes (values: Array<WebhookValue<'smb_message_echoes'>>): WebhookValue<'smb_message_echoes'> {
+  if (values.length === 1) return values[0] as WebhookValue<'smb_message_echoes'>
+  const first = values[0] as WebhookValue<'smb_message_echoes'>
+  return { ...first, contacts: values.flatMap((v) => v.contacts ?? []), message_echoes: values.flatMap((v) => v.message_echoes) }
+}
+
 function phoneScoped<F extends PhoneField> (deps: ConsumerDeps, field: F,
   ingest: (tx: Transaction<Database>, n: NumberInfo, v: WebhookValue<F>, at: Date) => Promise<unknown>) {
   return async (record: BusRecord<WebhookChange>): Promise<void> => {
@@ -86,10 +136,13 @@ function phoneScoped<F extends PhoneField> (deps: ConsumerDeps, field: F,
 /** The handler table (see the module comment). */
 export function syncConsumers (deps: ConsumerDeps): TopicHandlers {
   return {
-    'webhook.messages': { ordering: 'key', retry: RETRY, handle: phoneScoped(deps, 'messages', ingestMessages) },
-    'webhook.smb_message_echoes': { ordering: 'key', retry: RETRY, handle: phoneScoped(deps, 'smb_message_echoes', ingestEchoes) },
+    // Live traffic commutes: records of a partition run concurrently and are group-committed.
+    'webhook.messages': { ordering: 'none', maxConcurrency: 512, retry: RETRY, handle: batched(deps, 'messages', ingestMessages, mergeMessages) },
+    'webhook.smb_message_echoes': { ordering: 'none', maxConcurrency: 256, retry: RETRY, handle: batched(deps, 'smb_message_echoes', ingestEchoes, mergeEchoes) },
     'webhook.smb_app_state_sync': { ordering: 'key', retry: RETRY, handle: phoneScoped(deps, 'smb_app_state_sync', ingestStateSync) },
-    'webhook.history': { ordering: 'key', maxConcurrency: 4, retry: RETRY, handle: phoneScoped(deps, 'history', importHistory) },
+    // Chunks may be imported in any order (Meta sends them out of order): two at a time per
+    // partition, each in its own transaction, rows locked in a stable order.
+    'webhook.history': { ordering: 'none', maxConcurrency: 2, retry: RETRY, handle: phoneScoped(deps, 'history', importHistory) },
     'webhook.account_update': {
       retry: RETRY,
       handle: async (record) => {

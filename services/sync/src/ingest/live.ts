@@ -58,8 +58,9 @@ export async function ingestMessages (db: DbExecutor, number: NumberInfo, value:
  * INSERT … ON CONFLICT DO UPDATE … WHERE rank grows; a late `sent` after `read` changes nothing,
  * `failed` keeps its error. Every status is also kept once in `message_statuses`.
  */
-export async function applyStatuses (db: DbExecutor, number: NumberInfo, statuses: readonly StatusUpdate[]): Promise<PendingEvent[]> {
-  if (statuses.length === 0) return []
+export async function applyStatuses (db: DbExecutor, number: NumberInfo, unsorted: readonly StatusUpdate[]): Promise<PendingEvent[]> {
+  if (unsorted.length === 0) return []
+  const statuses = [...unsorted].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : a.status < b.status ? -1 : 1)
   const at = (s: StatusUpdate): number => unixSeconds(s.timestamp) * 1000
   await sql`
     INSERT INTO message_statuses (phone_number_id, wamid, status, status_at, recipient_id, error_code, error_title, errors, pricing)
@@ -78,7 +79,7 @@ export async function applyStatuses (db: DbExecutor, number: NumberInfo, statuse
     const cur = best.get(s.id)
     if (cur === undefined || statusRank(s.status) > statusRank(cur.status)) best.set(s.id, s)
   }
-  const list = [...best.values()]
+  const list = [...best.values()].sort((a, b) => a.id < b.id ? -1 : 1)
   if (list.length === 0) return []
   const moved = await sql<{ wamid: string, status: string, previous_status: string | null, conversation_id: string | null }>`
     WITH up AS (
@@ -168,7 +169,7 @@ export async function ingestStateSync (db: DbExecutor, number: NumberInfo, value
     const cur = latest.get(id)
     if (cur === undefined || unixSeconds(i.metadata.timestamp) >= unixSeconds(cur.metadata.timestamp)) latest.set(id, i)
   }
-  const list = [...latest.entries()]
+  const list = [...latest.entries()].sort((a, b) => a[0] < b[0] ? -1 : 1)
   const applied = await sql<{ id: string, wa_id: string | null, user_id: string | null }>`
     UPDATE contacts c SET
       in_address_book = (i.action <> 'remove'),

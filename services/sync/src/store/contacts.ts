@@ -45,8 +45,9 @@ export async function resolveContacts (db: DbExecutor, number: NumberRef, identi
       : { waId: i.waId, userId: i.userId ?? prev.userId, profileName: i.profileName ?? prev.profileName, username: i.username ?? prev.username })
   }
   const out = new Map<string, string>()
-  const withPhone = [...byKey.values()].filter((i) => i.waId !== null)
-  const userOnly = [...byKey.values()].filter((i) => i.waId === null)
+  // Sorted: concurrent transactions then take row locks in the same order (no deadlock).
+  const withPhone = [...byKey.values()].filter((i) => i.waId !== null).sort((a, b) => (a.waId as string) < (b.waId as string) ? -1 : 1)
+  const userOnly = [...byKey.values()].filter((i) => i.waId === null).sort((a, b) => (a.userId as string) < (b.userId as string) ? -1 : 1)
 
   if (withPhone.length > 0) {
     const hits = await upsertBy(db, number, 'wa_id', withPhone.map((i) => i.waId as string), withPhone)
@@ -157,10 +158,10 @@ async function mergeConversations (db: DbExecutor, number: NumberRef, fromContac
 
 /** Finds or creates the conversation of each contact, in bulk: contact id → conversation id. */
 export async function resolveConversations (db: DbExecutor, number: NumberRef, contactIds: readonly string[]): Promise<Map<string, string>> {
-  const ids = [...new Set(contactIds)]
+  const ids = [...new Set(contactIds)].sort()
   if (ids.length === 0) return new Map()
   const statement = sql<{ id: string, contact_id: string }>`
-    WITH input AS (SELECT DISTINCT unnest(${ids}::uuid[]) AS contact_id),
+    WITH input AS (SELECT unnest(${ids}::uuid[]) AS contact_id),
     ins AS (
       INSERT INTO conversations (tenant_id, phone_number_id, contact_id)
       SELECT ${number.tenantId}::uuid, ${number.phoneNumberId}, contact_id FROM input

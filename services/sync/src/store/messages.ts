@@ -110,7 +110,10 @@ export async function insertMessages (db: DbExecutor, number: NumberRef, input: 
       FROM ins GROUP BY conversation_id
     ),
     old AS (
+      -- Locked in id order (concurrent imports never deadlock), and read after the lock: a
+      -- concurrent import's committed change is seen, so a thread is counted new only once.
       SELECT id, owner, owner_changed_at, history_imported FROM conversations WHERE id IN (SELECT conversation_id FROM agg)
+      ORDER BY id FOR UPDATE
     ),
     upd AS (
       UPDATE conversations c SET

@@ -10,6 +10,8 @@ export interface OutboxRelayOptions {
   intervalMs?: number
   /** Events per round. Default 1000. */
   batchSize?: number
+  /** How long a kick waits for more kicks before the round, ms. Default 5. */
+  kickDelayMs?: number
 }
 
 export interface OutboxRelay {
@@ -41,6 +43,8 @@ export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
   let timer: NodeJS.Timeout | undefined
   let round: Promise<number> | undefined
   let again = false
+  let kicked = false
+  const kickDelayMs = opts.kickDelayMs ?? 5
 
   async function once (): Promise<number> {
     return await db.transaction().execute(async (tx) => {
@@ -82,17 +86,23 @@ export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
   }
 
   function tick (): void {
+    kicked = false
     if (round !== undefined) { again = true; return }
     round = drain().catch((err: unknown) => { log.warn({ err }, 'publishing domain events failed; retrying'); return 0 })
     void round.finally(() => {
       round = undefined
-      if (again) { again = false; schedule(0) } else schedule(intervalMs)
+      if (again) { again = false; kicked = true; schedule(kickDelayMs) } else schedule(intervalMs)
     })
   }
 
   return {
     start () { running = true; schedule(0) },
-    kick () { if (running) { if (round !== undefined) again = true; else schedule(0) } },
+    // Kicks within a few ms share one round (one transaction, one batch to Kafka).
+    kick () {
+      if (!running) return
+      if (round !== undefined) { again = true; return }
+      if (!kicked) { kicked = true; schedule(kickDelayMs) }
+    },
     drain,
     async stop () {
       running = false

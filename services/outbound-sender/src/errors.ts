@@ -36,6 +36,8 @@ export const OutErrors = defineErrors('OUT_', {
   OUT_REQUEST_UNKNOWN: { status: 404, message: 'the request record has no accepted request behind it' },
   /** A send left and its outcome is unknown (timeout, crash); not resent by policy. */
   OUT_OUTCOME_UNKNOWN: { status: 504, message: 'the send may or may not have reached Meta; it was not resent to avoid a duplicate' },
+  /** A webhook record that is not what its topic promises (dead-lettered by the consumer). */
+  OUT_WEBHOOK_INVALID: { status: 422, message: 'the webhook record does not hold a valid change value' },
   /** The request was never acknowledged by Kafka and has expired. */
   OUT_NOT_ACCEPTED: { status: 503, message: 'the request was never made durable and was not sent' }
 })

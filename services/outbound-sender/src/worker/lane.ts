@@ -110,6 +110,9 @@ export class Lane {
   /** Items not yet claimed (for draining and revocation). */
   waiting (): LaneItem[] { return this.#items.filter((i) => i.phase === 'ready') }
 
+  /** Every item not finished, whatever its phase. */
+  unfinished (): LaneItem[] { return this.#items.filter((i) => i.phase !== 'done') }
+
   markInflight (item: LaneItem): void {
     item.phase = 'inflight'
     if (item.customer !== '') this.#inflightCustomers.set(item.customer, (this.#inflightCustomers.get(item.customer) ?? 0) + 1)

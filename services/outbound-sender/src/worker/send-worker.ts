@@ -240,7 +240,9 @@ export class SendWorker {
     clearInterval(this.#sweeper)
     for (const lane of this.#lanes.values()) {
       this.#clearTimer(lane)
-      for (const item of lane.waiting()) { lane.remove(item); item.finish(false) }
+      // Everything still held, in flight included, is given back unfinished: its offset is not
+      // committed, and what it did (or not) is in Postgres for the next owner.
+      for (const item of lane.unfinished()) { lane.remove(item); item.finish(false) }
     }
   }
 

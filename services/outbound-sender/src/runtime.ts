@@ -1,0 +1,107 @@
+/**
+ * The outbound sender's background side: the send worker and the consumers that feed it
+ * (requests), keep its view of windows, deliveries and balances (state), and count inbound
+ * traffic against numbers (traffic). `main.ts` starts it beside the HTTP app; tests start it on
+ * their own topics and kill it to play a crash.
+ */
+import { hostname } from 'node:os'
+import { createBusConsumer, type BusConsumer, type BusProducer, type Kafka, type TopicRegistry } from '@coexist/bus'
+import type { Db } from '@coexist/db'
+import type { Registry } from '@coexist/http'
+import type { Logger } from '@coexist/logger'
+import type { GraphClient } from '@coexist/meta'
+import { requestHandlers, stateHandlers, trafficHandlers, type TrafficOptions } from './consumers/consumer-tables.ts'
+import { SendWorker, type NumberSource, type SendWorkerOptions } from './worker/send-worker.ts'
+
+export interface OutboundRuntimeDeps {
+  db: Db
+  kafka: Kafka
+  registry: TopicRegistry
+  producer: BusProducer
+  logger: Logger
+  graph: Pick<GraphClient, 'sendMessage' | 'markAsRead'>
+  numbers: NumberSource
+  /** Consumer group of the requests; the others derive from it. Default `outbound-sender`. */
+  groupId?: string
+  /** Names this process's traffic group (default host and pid). */
+  instanceId?: string
+  traffic?: TrafficOptions
+  /** Unfinished requests per partition before it is paused (the neighbour backlog a number can look past). Default 20,000. */
+  maxPendingPerPartition?: number
+  /** Which consumers run: the worker, the state consumer (windows, deliveries, balances), or both (default). */
+  roles?: { worker?: boolean, state?: boolean }
+  worker?: Omit<SendWorkerOptions, 'db' | 'graph' | 'numbers' | 'publishResult' | 'publishDeadLetter' | 'logger' | 'metrics'>
+  metrics?: Registry
+  /** Consumer tuning for tests (session, fetch wait). */
+  consumer?: { sessionTimeoutMs?: number, heartbeatIntervalMs?: number, maxWaitTimeMs?: number, commitIntervalMs?: number }
+}
+
+export interface OutboundRuntime {
+  worker: SendWorker | undefined
+  /** Graceful: in-flight sends finish and are recorded, waiting requests go back to Kafka. */
+  stop: () => Promise<void>
+  /** As a crash: nothing more is sent or recorded; the next owner takes over from Kafka and Postgres. */
+  kill: () => Promise<void>
+}
+
+/** Starts the worker and the consumers; resolves once they joined their groups. */
+export async function startOutboundRuntime (deps: OutboundRuntimeDeps): Promise<OutboundRuntime> {
+  const group = deps.groupId ?? 'outbound-sender'
+  const common = { kafka: deps.kafka, registry: deps.registry, producer: deps.producer, logger: deps.logger, ...deps.consumer }
+  const roles = { worker: deps.roles?.worker ?? true, state: deps.roles?.state ?? true }
+  let worker: SendWorker | undefined
+  const consumers: BusConsumer[] = []
+  let requests: BusConsumer | undefined
+
+  if (roles.worker) {
+    worker = new SendWorker({
+      ...deps.worker,
+      db: deps.db,
+      graph: deps.graph,
+      numbers: deps.numbers,
+      logger: deps.logger,
+      ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
+      publishResult: (value) => deps.producer.publish('outbound.results', { key: value.phoneNumberId as string, value }),
+      publishDeadLetter: (value) => deps.producer.publish('outbound.dlq', { key: value.request?.phoneNumberId ?? '', value, tenantId: value.request?.tenantId })
+    })
+    requests = createBusConsumer({
+      ...common,
+      groupId: group,
+      handlers: requestHandlers(worker),
+      maxPendingPerPartition: deps.maxPendingPerPartition ?? 20_000,
+      partitionsConsumedConcurrently: 8,
+      // Give-backs settle at once; a longer wait only delays a rebalance.
+      stopTimeoutMs: 5000
+    })
+    const traffic = trafficHandlers(worker, deps.traffic ?? { inbound: true, echoes: true })
+    if (traffic !== undefined) {
+      consumers.push(createBusConsumer({
+        ...common,
+        groupId: `${group}-traffic-${deps.instanceId ?? `${hostname()}-${process.pid}`}`,
+        handlers: traffic,
+        fromBeginning: false
+      }))
+    }
+  }
+  if (roles.state) consumers.push(createBusConsumer({ ...common, groupId: `${group}-state`, handlers: stateHandlers(deps.db) }))
+
+  const all = requests === undefined ? consumers : [requests, ...consumers]
+  await Promise.all(all.map((c) => c.start()))
+  deps.logger.info({ group, worker: roles.worker, state: roles.state }, 'outbound runtime started')
+
+  return {
+    worker,
+    async stop () {
+      const stopping = requests?.stop()
+      await worker?.drain()
+      await stopping
+      await Promise.all(consumers.map((c) => c.stop()))
+    },
+    async kill () {
+      const stopping = requests?.stop()
+      worker?.kill()
+      await stopping
+      await Promise.all(consumers.map((c) => c.stop()))
+    }
+  }
+}

@@ -56,7 +56,7 @@ export async function ingestAccountUpdate (db: DbExecutor, ctx: AccountUpdateCon
   for (const n of numbers) {
     const subject = { tenantId: n.tenant_id, phoneNumberId: n.id, wabaId: n.waba_id }
     await sql`INSERT INTO number_lifecycle (phone_number_id, tenant_id) VALUES (${n.id}, ${n.tenant_id}::uuid) ON CONFLICT DO NOTHING`.execute(db)
-    const cur = await db.selectFrom('number_lifecycle').select(['state', 'last_event_at']).where('phone_number_id', '=', n.id).forUpdate().executeTakeFirstOrThrow()
+    const cur = await db.selectFrom('number_lifecycle').select(['state', 'last_event_at']).where('phone_number_id', '=', n.id).forNoKeyUpdate().executeTakeFirstOrThrow()
     if (cur.last_event_at !== null && cur.last_event_at.getTime() >= eventAt.getTime()) continue // older (or same-instant) news
     if (rule.from !== undefined && !rule.from.includes(cur.state)) continue
     const reason = value.disconnection_info?.reason ?? null

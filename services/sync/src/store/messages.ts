@@ -113,7 +113,7 @@ export async function insertMessages (db: DbExecutor, number: NumberRef, input: 
       -- Locked in id order (concurrent imports never deadlock), and read after the lock: a
       -- concurrent import's committed change is seen, so a thread is counted new only once.
       SELECT id, owner, owner_changed_at, history_imported FROM conversations WHERE id IN (SELECT conversation_id FROM agg)
-      ORDER BY id FOR UPDATE
+      ORDER BY id FOR NO KEY UPDATE
     ),
     upd AS (
       UPDATE conversations c SET

@@ -68,7 +68,9 @@ export async function currentOnboarding (db: DbExecutor, phoneNumberId: string):
  */
 export async function applyOnboardingEvent (db: DbExecutor, onboardingId: string, event: OnboardingEvent, reason: string,
   subject: EventSubject, at: Date): Promise<OnboardingState | undefined> {
-  const row = await db.selectFrom('onboardings').select(['state']).where('id', '=', onboardingId).forUpdate().executeTakeFirst()
+  // NO KEY UPDATE, not UPDATE: concurrent chunk imports hold KEY SHARE on this row (their
+  // history_chunks insert references it); FOR UPDATE would deadlock with them.
+  const row = await db.selectFrom('onboardings').select(['state']).where('id', '=', onboardingId).forNoKeyUpdate().executeTakeFirst()
   if (row === undefined) return undefined
   const next = nextOnboardingState(row.state, event)
   if (next === undefined) return undefined

@@ -54,7 +54,8 @@ const n = await seedBenchNumber(db, '629000000000002')
 const published = await publishHistory(bus.producer, n, historyChunks('H', THREADS, PER_THREAD, THREADS_PER_CHUNK, now))
 console.log(`history topic: ${published.records} records, ${(published.bytes / 1e6).toFixed(1)} MB of JSON`)
 
-const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix], { env: process.env, stdio: 'inherit' })
+// The service runs with a heap sized for a 256 MB container (Node sizes it from the machine's memory otherwise).
+const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix], { env: process.env, stdio: 'inherit', execArgv: ['--max-old-space-size=160', '--max-semi-space-size=8'] })
 const messages: Array<{ ready?: boolean, maxRssKb?: number }> = []
 worker.on('message', (m) => messages.push(m as never))
 await wait(async () => messages.some((m) => m.ready === true), 'worker ready', 60_000)
@@ -64,8 +65,9 @@ const importSeconds = (performance.now() - t0) / 1000
 const importRate = total / importSeconds
 const stored = await count(`messages WHERE phone_number_id = '${n.phoneNumberId}'`)
 
-// 3. Live path: single-message `messages` webhooks, one record each, on one number (its records
-//    are applied in order, one transaction each), from publish to committed row.
+// 3. Live path: single-message `messages` webhooks, one record each, all on one number (one
+//    partition, one key: the worst case), from publish to committed row; the consumer
+//    group-commits concurrent records.
 const liveNumber = await seedBenchNumber(db, '629000000000003')
 const enc = new TextEncoder()
 t0 = performance.now()
@@ -98,7 +100,8 @@ console.log(`plain COPY rate: ${Math.round(copyRate)} messages/s`)
 console.log(`import / COPY ratio: ${(100 * importRate / copyRate).toFixed(1)} %`)
 console.log(`peak RSS of the importing process: ${rssMb.toFixed(0)} MB`)
 console.log(`live path: ${LIVE} single-message webhooks on one number in ${liveSeconds.toFixed(2)} s`)
-console.log(`live path cost: ${(1000 * liveSeconds / LIVE).toFixed(2)} ms per message (${Math.round(LIVE / liveSeconds)} messages/s, in order, one transaction each)`)
+console.log(`live path rate: ${Math.round(LIVE / liveSeconds)} messages/s`)
+console.log(`live path cost: ${(1000 * liveSeconds / LIVE).toFixed(2)} ms per message (wall time / messages, publish to committed row, group-committed)`)
 
 await bus.close()
 await db.destroy()

@@ -51,7 +51,7 @@ export async function startSyncRuntime (deps: SyncRuntimeDeps): Promise<SyncRunt
   const common = { kafka: deps.kafka, registry: deps.registry, producer: deps.producer, logger: deps.logger, ...deps.consumer }
   const consumer = createBusConsumer({ ...common, groupId, maxBytesPerPartition: 1024 * 1024, maxPendingPerPartition: 2000, handlers: live })
   // History chunks reach megabytes each: fetch little ahead, keep few in memory.
-  const historyConsumer = createBusConsumer({ ...common, groupId: `${groupId}-history`, maxBytesPerPartition: 4 * 1024 * 1024, maxPendingPerPartition: 8, handlers: { 'webhook.history': history } })
+  const historyConsumer = createBusConsumer({ ...common, groupId: `${groupId}-history`, maxBytesPerPartition: 2 * 1024 * 1024, maxPendingPerPartition: 4, handlers: { 'webhook.history': history } })
   relay.start()
   await Promise.all([consumer.start(), historyConsumer.start()])
 

@@ -174,8 +174,16 @@ export async function runImportWorker (url: string, brokers: string[], prefix: s
     db, kafka, registry, producer, logger, graph, cipher: createTokenCipher({ current: randomBytes(32) }),
     groupId: 'sync-bench-' + randomBytes(3).toString('hex'), consumer: { maxWaitTimeMs: 50, commitIntervalMs: 200 }
   })
+  if (process.env.BENCH_MEMORY_DETAIL === '1') console.log('worker RSS when ready (MB):', Math.round(process.memoryUsage().rss / 1048576))
   process.send?.({ ready: true })
+  const peak = { rss: 0, heapUsed: 0, external: 0, arrayBuffers: 0 }
+  const sampler = setInterval(() => {
+    const m = process.memoryUsage()
+    for (const k of ['rss', 'heapUsed', 'external', 'arrayBuffers'] as const) peak[k] = Math.max(peak[k], m[k])
+  }, 100)
   await new Promise<void>((resolve) => process.once('message', () => resolve()))
+  clearInterval(sampler)
+  if (process.env.BENCH_MEMORY_DETAIL === '1') console.log('worker memory peaks (MB):', Object.fromEntries(Object.entries(peak).map(([k, v]) => [k, Math.round(v / 1048576)])))
   await runtime.stop()
   await producer.disconnect()
   await graph.close()

@@ -19,7 +19,7 @@ export interface ConsumerDeps {
 }
 
 const RETRY: Partial<RetryPolicy> = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000, exhausted: 'retry-forever' }
-/** Records of one partition priced at once; key ordering with many lanes. */
+/** Records of one partition in flight at once (they wait together in the batcher). */
 const CONCURRENCY = 512
 
 /** SQLSTATE classes that mean "this data can never be written" rather than "try again". */
@@ -38,7 +38,7 @@ async function submit (deps: ConsumerDeps, facts: readonly Fact[]): Promise<void
 }
 
 function handler<K extends TopicKey> (handle: TopicHandler<K>['handle']): TopicHandler<K> {
-  return { handle, ordering: 'key', maxConcurrency: CONCURRENCY, retry: RETRY }
+  return { handle, ordering: 'none', maxConcurrency: CONCURRENCY, retry: RETRY }
 }
 
 /** The handler table for createBusConsumer. */

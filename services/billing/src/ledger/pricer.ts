@@ -327,7 +327,8 @@ function addDelta (deltas: Map<string, BalanceDelta>, line: Line, sign: 1 | -1):
 function verdictChanged (a: Line, b: Line): boolean {
   return a.state !== b.state || a.category !== b.category || a.freeReason !== b.freeReason || a.unitPriceMicros !== b.unitPriceMicros ||
     a.billedPriceMicros !== b.billedPriceMicros || a.rateCardVersion !== b.rateCardVersion || a.tier !== b.tier || a.currency !== b.currency ||
-    a.pricingType !== b.pricingType || a.market !== b.market || a.tenantId !== b.tenantId
+    a.pricingType !== b.pricingType || a.market !== b.market || a.tenantId !== b.tenantId || a.origin !== b.origin ||
+    a.country !== b.country || a.wabaId !== b.wabaId
 }
 
 function lineChanged (a: Line, b: Line): boolean {
@@ -632,7 +633,7 @@ async function writeLines (tx: Tx, lines: readonly Line[]): Promise<void> {
       own_category = v.own_category, own_billable = v.own_billable, own_free_reason = v.own_free_reason,
       state = v.state, category = v.category, free_reason = v.free_reason, pricing_type = v.pricing_type, decided_by = v.decided_by,
       rate_card_id = v.rate_card_id, rate_card_version = v.rate_card_version, tier_month = v.tier_month, tier_position = v.tier_position, tier = v.tier,
-      unit_price_micros = v.unit_price_micros, billed_price_micros = v.billed_price_micros, revision = v.revision, settled_at = v.settled_at, updated_at = now()
+      unit_price_micros = v.unit_price_micros, billed_price_micros = v.billed_price_micros, revision = v.revision, settled_at = v.settled_at, updated_at = clock_timestamp()
     FROM unnest(
       ${col((l) => l.wamid)}::text[], ${col((l) => l.tenantId)}::uuid[], ${col((l) => l.wabaId)}::text[], ${col((l) => l.recipient)}::text[],
       ${col((l) => l.market)}::text[], ${col((l) => l.country)}::text[], ${col((l) => l.currency)}::text[], ${col((l) => l.timezone)}::text[],

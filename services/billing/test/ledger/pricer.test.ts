@@ -32,17 +32,19 @@ t.test('a delivered marketing template is charged once, with markup, whatever th
     status('wamid.M1', f.pn, BR, 'delivered', T + 2000, { type: 'regular', category: 'marketing' }),
     status('wamid.M1', f.pn, BR, 'read', T + 3000)
   ]
-  // Delivered first, then everything three times over in reverse order.
+  // Delivered first (the send is not known yet: revision 1, origin unknown), then everything
+  // three times over in reverse order: the send adds the origin (revision 2), the rest nothing.
   await applyFacts(deps, [facts[2]!])
+  t.match(await line(f.db, 'wamid.M1'), { state: 'charged', origin: 'unknown', revision: 1 })
   for (let i = 0; i < 3; i++) await applyFacts(deps, [...facts].reverse())
   const l = await line(f.db, 'wamid.M1')
-  t.match(l, { state: 'charged', category: 'marketing', market: 'Brazil', country: 'BR', origin: 'api', decided_by: 'meta', free_reason: null, rate_card_version: 'sample-2026q1', revision: 1 })
+  t.match(l, { state: 'charged', category: 'marketing', market: 'Brazil', country: 'BR', origin: 'api', decided_by: 'meta', free_reason: null, rate_card_version: 'sample-2026q1', revision: 2 })
   t.equal(Number(l.unit_price_micros), 57_000, 'sample Brazil marketing rate')
   t.equal(Number(l.billed_price_micros), 62_700, '+10 % markup')
   t.equal(l.sent_at.getTime(), T, 'the earliest send time wins')
   t.same(await balance(f.db, f.tenantId), { balance: -62_700, state: 'OK' }, 'charged exactly once; postpaid stays OK')
   const events = await f.db.selectFrom('billing_outbox').select(['topic', 'event_type']).execute()
-  t.same(events, [{ topic: 'billing.usage', event_type: 'billing.usage_recorded' }], 'one usage record')
+  t.same(events, [{ topic: 'billing.usage', event_type: 'billing.usage_recorded' }, { topic: 'billing.usage', event_type: 'billing.usage_recorded' }], 'one usage record per revision')
 })
 
 t.test('free messages and their reasons', async (t) => {

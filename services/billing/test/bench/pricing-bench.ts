@@ -1,0 +1,130 @@
+/**
+ * Support for `pnpm bench billing` (tests/bench/billing.bench.ts): accounts and the sample card,
+ * status records in the shape ingress publishes (WebhookChange, value_json from @coexist/meta's
+ * fixture builders), and the worker process that runs the real billing runtime.
+ */
+import { randomBytes } from 'node:crypto'
+import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { createDb, createPhoneNumber, createTenant, createTokenCipher, sql, upsertWaba, type Db } from '@coexist/db'
+import { createLogger } from '@coexist/logger'
+import { pricing, statusWebhook } from '@coexist/meta/fixtures'
+import { mergeTiers, parseRateCardCsv, parseVolumeTiersCsv } from '../../src/domain/rate-card-csv.ts'
+import { startBillingRuntime } from '../../src/runtime.ts'
+import { saveRateCard } from '../../src/store/rate-cards.ts'
+import { SAMPLE_CSV, SAMPLE_TIERS_CSV } from '../helpers.ts'
+
+export const logger = createLogger({ level: (process.env.LOG_LEVEL ?? 'silent') as 'silent', name: 'billing-bench' })
+const TOPICS: TopicKey[] = ['webhook.messages', 'webhook.smb_message_echoes', 'webhook.account_update', 'outbound.results', 'billing.usage', 'billing.balance', 'deadletter']
+
+export interface BenchAccounts { tenantId: string, wabaId: string, numbers: string[] }
+
+/** A tenant with a USD WABA, `count` numbers, a 10 % markup, and the sample card. */
+export async function seedAccounts (db: Db, count: number): Promise<BenchAccounts> {
+  const tenant = await createTenant(db, { name: 'Bench' })
+  const wabaId = '319000000000001'
+  await upsertWaba(db, { id: wabaId, tenantId: tenant.id, currency: 'USD', timezone: 'America/Sao_Paulo' })
+  const cipher = createTokenCipher({ current: randomBytes(32) })
+  const numbers: string[] = []
+  for (let i = 0; i < count; i++) {
+    const id = `6290000${String(i).padStart(8, '0')}`
+    await createPhoneNumber(db, cipher, { id, tenantId: tenant.id, wabaId, displayPhoneNumber: `55119${String(i).padStart(8, '0')}`, mode: 'cloud_api' })
+    numbers.push(id)
+  }
+  await db.insertInto('billing_tenant_plans').values({ tenant_id: tenant.id, markup_percent_bps: 1000 }).execute()
+  const card = mergeTiers(parseRateCardCsv(SAMPLE_CSV, 'USD'), parseVolumeTiersCsv(SAMPLE_TIERS_CSV, 'USD'))
+  await saveRateCard(db, { version: 'sample-2026q1', currency: 'USD', effectiveFrom: '2026-01-01', isSample: true, rates: card.rates })
+  return { tenantId: tenant.id, wabaId, numbers }
+}
+
+export interface BenchBus { kafka: Kafka, registry: TopicRegistry, producer: BusProducer, lag: (groupId: string) => Promise<number>, close: () => Promise<void> }
+
+export async function benchBus (brokers: string[], prefix: string): Promise<BenchBus> {
+  const kafka = createKafka({ brokers, clientId: 'billing-bench', logger })
+  const registry = createTopicRegistry({ prefix, partitions: 12 })
+  const admin = kafka.admin()
+  await admin.connect()
+  await ensureTopics(admin, registry, { only: TOPICS.map((k) => registry.topic(k)) })
+  const producer = createBusProducer({ kafka, registry, logger, maxBatchBytes: 8 * 1024 * 1024, maxBatchRecords: 10_000, publishTimeoutMs: 60_000 })
+  await producer.connect()
+  const topic = registry.topic('webhook.messages').name
+  return {
+    kafka,
+    registry,
+    producer,
+    /** Records of webhook.messages the group has not committed yet. */
+    async lag (groupId) {
+      const [committed] = await admin.fetchOffsets({ groupId, topics: [topic] })
+      const high = await admin.fetchTopicOffsets(topic)
+      let n = 0
+      for (const p of high) {
+        const c = committed?.partitions.find((x) => x.partition === p.partition)
+        n += Number(p.high) - (c === undefined || c.offset === '-1' ? Number(p.low) : Number(c.offset))
+      }
+      return n
+    },
+    close: async () => { await producer.disconnect(); await admin.disconnect() }
+  }
+}
+
+const CATEGORIES = ['marketing', 'utility', 'authentication', 'marketing', 'utility'] as const
+const MARKETS = ['5511', '9198', '1650', '4915', '5215', '6281'] as const
+const enc = new TextEncoder()
+
+/**
+ * Publishes the statuses of messages `from..to` (sent, then delivered, each with Meta's pricing
+ * object, one status per record as Meta usually sends them). The wamid carries the publish time
+ * (ms) so the end-to-end lag can be read from the ledger afterwards.
+ */
+export async function publishStatuses (bus: BenchBus, accounts: BenchAccounts, from: number, to: number, tag: string, sentAt: number): Promise<number> {
+  const jobs: Promise<void>[] = []
+  let n = 0
+  const stamp = Date.now()
+  for (let i = from; i < to; i++) {
+    const pn = accounts.numbers[i % accounts.numbers.length]!
+    const category = CATEGORIES[i % CATEGORIES.length]!
+    const recipient = `${MARKETS[i % MARKETS.length]!}${String(i).padStart(8, '0')}`
+    const wamid = `wamid.${tag}${i}.${stamp}`
+    const p = pricing(category, 'regular')
+    for (const [status, dt] of [['sent', 0], ['delivered', 2]] as const) {
+      const body = statusWebhook({ phoneNumberId: pn, wabaId: accounts.wabaId, wamid, status, recipientId: recipient, timestamp: String(Math.floor(sentAt / 1000) + dt), pricing: p })
+      const change = body.entry[0]!.changes[0]!
+      jobs.push(bus.producer.publish('webhook.messages', {
+        key: pn,
+        value: { field: 'messages', wabaId: accounts.wabaId, phoneNumberId: pn, entryId: accounts.wabaId, valueJson: enc.encode(JSON.stringify(change.value)), receivedAt: BigInt(stamp), rawRequestId: 'bench', appId: '1' }
+      }))
+      n++
+    }
+    if (jobs.length >= 20_000) await Promise.all(jobs.splice(0))
+  }
+  await Promise.all(jobs)
+  return n
+}
+
+/** End-to-end lag percentiles (ms) of the lines whose wamid starts with `tag`: last update − publish time. */
+export async function lagPercentiles (db: Db, tag: string): Promise<{ p50: number, p95: number, p99: number, max: number }> {
+  const { rows } = await sql<{ p50: number, p95: number, p99: number, max: number }>`
+    WITH l AS (SELECT extract(epoch FROM updated_at) * 1000 - split_part(wamid, '.', 3)::bigint AS lag FROM billing_ledger WHERE wamid LIKE ${`wamid.${tag}%`})
+    SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY lag) AS p50, percentile_cont(0.95) WITHIN GROUP (ORDER BY lag) AS p95,
+      percentile_cont(0.99) WITHIN GROUP (ORDER BY lag) AS p99, max(lag) AS max FROM l`.execute(db)
+  const r = rows[0]!
+  return { p50: Number(r.p50), p95: Number(r.p95), p99: Number(r.p99), max: Number(r.max) }
+}
+
+/**
+ * The worker: the real billing runtime (consumers, batcher, ledger, outbox relay) on the bench's
+ * topics until the parent says stop; it reports its peak RSS then. Runs in a child process.
+ */
+export async function runPricingWorker (url: string, brokers: string[], prefix: string, groupId: string): Promise<void> {
+  const db = createDb(url, { max: 6 })
+  const kafka = createKafka({ brokers, clientId: 'billing-bench-worker', logger })
+  const registry = createTopicRegistry({ prefix, partitions: 12 })
+  const producer = createBusProducer({ kafka, registry, logger, maxBatchBytes: 4 * 1024 * 1024, maxBatchRecords: 5000 })
+  await producer.connect()
+  const runtime = await startBillingRuntime({ db, kafka, registry, producer, logger, groupId, clock: () => Date.parse('2026-01-20T12:00:00Z') })
+  process.send?.({ ready: true })
+  await new Promise<void>((resolve) => process.on('message', (m) => { if (m === 'stop') resolve() }))
+  await runtime.stop()
+  await producer.disconnect()
+  await db.destroy()
+  process.send?.({ maxRssKb: process.resourceUsage().maxRSS })
+}

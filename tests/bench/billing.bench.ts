@@ -1,0 +1,90 @@
+/**
+ * `pnpm bench billing`: status events through pricing into the ledger. The real billing runtime
+ * runs in a child process (heap sized for a 256 MB container) and consumes `wa.webhook.messages`
+ * records in the shape ingress publishes, each carrying one status with Meta's pricing object:
+ *   1. throughput: BENCH_STATUSES (default 1,000,000) status events published first, then priced
+ *      from the backlog; events/s from the worker's start to its last committed offset;
+ *   2. lag: status events published at BENCH_RATE (default 20,000/s) while the worker runs; the
+ *      end-to-end lag is the ledger line's last update minus the publish time.
+ * Every charged line also goes out as a UsageRecord (outbox → wa.billing.usage.v1), included in
+ * the work measured. Prints figures, asserts nothing.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { fileURLToPath } from 'node:url'
+import { createDb, sql } from '@coexist/db'
+import { benchBus, lagPercentiles, publishStatuses, runPricingWorker, seedAccounts } from '../../services/billing/test/bench/pricing-bench.ts'
+
+const STATUSES = Number(process.env.BENCH_STATUSES ?? 1_000_000)
+const RATE = Number(process.env.BENCH_RATE ?? 20_000)
+const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 10)
+const NUMBERS = Number(process.env.BENCH_NUMBERS ?? 200)
+
+const url = process.env.DATABASE_URL as string
+const brokers = (process.env.KAFKA_BROKERS as string).split(',')
+
+if (process.argv[2] === '--worker') {
+  await runPricingWorker(url, brokers, process.argv[3] as string, process.argv[4] as string)
+  process.exit(0)
+}
+
+const db = createDb(url, { max: 2 })
+const wait = async (check: () => Promise<boolean>, what: string, timeoutMs = 600_000, everyMs = 100): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, everyMs))
+  }
+}
+
+const accounts = await seedAccounts(db, NUMBERS)
+const prefix = `bench${randomBytes(3).toString('hex')}.`
+const groupId = `billing-bench-${randomBytes(3).toString('hex')}`
+const bus = await benchBus(brokers, prefix)
+const sentAt = Date.parse('2026-01-15T12:00:00Z')
+console.log(`billing bench: ${STATUSES} status events (sent + delivered of ${STATUSES / 2} messages, one status per record) on ${NUMBERS} numbers`)
+
+// 1. Throughput from a backlog.
+let t0 = performance.now()
+const published = await publishStatuses(bus, accounts, 0, STATUSES / 2, 'A', sentAt)
+console.log(`published: ${published} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId], { env: process.env, stdio: 'inherit', execArgv: ['--max-old-space-size=160'] })
+const messages: Array<{ ready?: boolean, maxRssKb?: number }> = []
+worker.on('message', (m) => messages.push(m as never))
+await wait(async () => messages.some((m) => m.ready === true), 'worker ready', 120_000)
+t0 = performance.now()
+await wait(async () => (await bus.lag(groupId)) === 0, 'backlog priced', 600_000, 50)
+const seconds = (performance.now() - t0) / 1000
+const counts = (await sql<{ state: string, n: number }>`SELECT state, count(*)::int AS n FROM billing_ledger GROUP BY state ORDER BY state`.execute(db)).rows
+
+// 2. Lag at a steady rate.
+const lagMessages = Math.floor(RATE * LAG_SECONDS / 2)
+const tick = 50
+const perTick = Math.max(1, Math.round(RATE * tick / 1000 / 2))
+const l0 = performance.now()
+for (let i = 0; i < lagMessages; i += perTick) {
+  const due = l0 + (i / perTick) * tick
+  const wait = due - performance.now()
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+  await publishStatuses(bus, accounts, STATUSES / 2 + i, STATUSES / 2 + Math.min(i + perTick, lagMessages), 'L', sentAt)
+}
+const lagPublishSeconds = (performance.now() - l0) / 1000
+await wait(async () => (await bus.lag(groupId)) === 0, 'lag phase priced', 300_000, 50)
+const lag = await lagPercentiles(db, 'L')
+
+worker.send('stop')
+await wait(async () => messages.some((m) => m.maxRssKb !== undefined), 'worker stopped', 120_000)
+const rssMb = (messages.find((m) => m.maxRssKb !== undefined)?.maxRssKb ?? 0) / 1024
+const usage = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM billing_ledger WHERE revision > 0`.execute(db)).rows[0]?.n ?? 0
+
+console.log(`ledger lines: ${counts.map((c) => `${c.state} ${c.n}`).join(', ')}`)
+console.log(`priced: ${STATUSES} status events in ${seconds.toFixed(2)} s`)
+console.log(`throughput: ${Math.round(STATUSES / seconds)} status events/s (target >= 20000)`)
+console.log(`usage records published (settled lines): ${usage}`)
+console.log(`lag phase: ${lagMessages * 2} status events published at ${Math.round(lagMessages * 2 / lagPublishSeconds)} events/s`)
+console.log(`end-to-end lag at that rate: p50 ${Math.round(lag.p50)} ms, p95 ${Math.round(lag.p95)} ms, p99 ${Math.round(lag.p99)} ms, max ${Math.round(lag.max)} ms`)
+console.log(`peak RSS of the pricing process: ${rssMb.toFixed(0)} MB (limit 256 MB)`)
+
+await bus.close()
+await db.destroy()

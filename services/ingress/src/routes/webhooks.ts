@@ -30,6 +30,14 @@ export interface WebhookRoutesOptions {
 }
 
 const EMPTY = Buffer.alloc(0)
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+
+/**
+ * The request's trace id: its request id (a random UUID unless the caller sent a plain
+ * X-Request-Id) as 32 hex digits, so log lines (`reqId`) and records (`trace-id`) correlate;
+ * a fresh id otherwise.
+ */
+const traceIdOf = (requestId: string): string => UUID.test(requestId) ? requestId.replaceAll('-', '') : newTraceId()
 
 const AppIdParams = z.object({
   appId: z.string().min(1).max(64).describe('The Meta app id whose secrets verify this callback URL')
@@ -112,7 +120,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
     const plan = planWebhook(body, { appId: check.appId, requestId: request.id, receivedAt, contentType }, topics)
     // One trace id for every record of the request; all are enqueued in this tick, so they
     // travel in the same producer batch as the other requests' records (group commit).
-    const traceId = newTraceId()
+    const traceId = traceIdOf(request.id)
     const started = performance.now()
     try {
       await Promise.all(plan.records.map((r) => producer.publish(r.topic, { key: r.key, value: r.value, traceId }, { timeoutMs: publishTimeoutMs })))

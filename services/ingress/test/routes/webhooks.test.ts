@@ -46,6 +46,7 @@ t.test('every field routes to its topic with the right key and headers; the body
     const raw = rawById.get(c.decoded.rawRequestId)
     t.ok(raw, 'points back at its raw record')
     t.equal(c.headers['trace-id'], raw?.headers['trace-id'], 'shares the request\'s trace id')
+    t.equal(c.headers['trace-id'], c.decoded.rawRequestId.replaceAll('-', ''), 'the trace id is the request id')
     t.equal(c.headers['event-type'], `webhook.${c.decoded.field}`)
     t.equal(c.headers.schema, 'coexist.webhook.v1.WebhookChange')
     t.equal(c.decoded.receivedAt, raw?.decoded.receivedAt)

@@ -3,9 +3,11 @@
  * Webhook records (WebhookChange) carry the change's `value` as JSON bytes; it is validated with
  * @coexist/meta's schema for the field before any handler runs. An invalid value, or a webhook
  * for a number we do not know, is a permanent error: the bus dead-letters it with the issue.
- * Each record is written in one transaction; the bus commits its offset only after the handler
- * returned, i.e. after the commit. Database outages are retried without end (never dead-letter
- * good data because Postgres was down).
+ * Live topics (messages, echoes) are group-committed: concurrent records share a transaction
+ * (group-commit.ts); the others are written one transaction per record, history chunks two at a
+ * time. A handler returns only after its transaction committed, and the bus commits offsets only
+ * below finished records. Database outages are retried without end (never dead-letter good
+ * data because Postgres was down).
  */
 import type { BusRecord, RetryPolicy, TopicHandlers } from '@coexist/bus'
 import type { OutboundRequest, OutboundResult, WebhookChange } from '@coexist/contracts'

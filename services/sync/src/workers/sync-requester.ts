@@ -72,21 +72,9 @@ export async function runSyncRequests (deps: SyncRequesterDeps): Promise<SyncRou
 
   for (const c of claimed) {
     const where = sql`onboarding_id = ${c.onboarding_id}::uuid AND sync_type = ${c.sync_type} AND state = 'in_flight'`
-    let outcome: { kind: 'accepted', requestId: string | null, note: string | null } | { kind: 'retry' | 'failed' | 'expired', code: number | null, error: string }
-    try {
-      const token = await getAccessToken(db, deps.cipher, c.phone_number_id)
-      if (token === undefined) throw Object.assign(new Error('no access token is stored for this number'), { permanent: true })
-      const r = await deps.graph.requestAppDataSync(c.phone_number_id, token, c.sync_type)
-      outcome = { kind: 'accepted', requestId: r.request_id, note: null }
-    } catch (err) {
-      const meta = findMetaApiError(err)
-      const code = meta?.metaCode ?? null
-      const text = (err instanceof Error ? err.message : String(err)).slice(0, 500)
-      if (code === ALREADY_REQUESTED) outcome = { kind: 'accepted', requestId: null, note: 'Meta reports the request was already made (2593107): an earlier call went through' }
-      else if (code === OUTSIDE_WINDOW) outcome = { kind: 'expired', code, error: text }
-      else if ((err as { permanent?: boolean }).permanent === true || (meta !== undefined && !meta.retryable)) outcome = { kind: 'failed', code, error: text }
-      else outcome = { kind: 'retry', code, error: text }
-      log.warn({ phoneNumberId: c.phone_number_id, syncType: c.sync_type, attempt: c.attempts, metaCode: code, outcome: outcome.kind }, 'sync request not accepted')
+    const outcome = await attempt(deps, c)
+    if (outcome.kind !== 'accepted' || outcome.note !== null) {
+      log.warn({ phoneNumberId: c.phone_number_id, syncType: c.sync_type, attempt: c.attempts, outcome: outcome.kind, ...(outcome.kind !== 'accepted' ? { metaCode: outcome.code } : {}) }, 'sync request not accepted at once')
     }
     const at = clock()
     if (outcome.kind === 'accepted') {
@@ -114,6 +102,42 @@ export async function runSyncRequests (deps: SyncRequesterDeps): Promise<SyncRou
     }
   }
   return round
+}
+
+type Outcome = { kind: 'accepted', requestId: string | null, note: string | null } | { kind: 'retry' | 'failed' | 'expired', code: number | null, error: string }
+
+/** One call to Meta for a claimed request, and what its answer means. */
+async function attempt (deps: SyncRequesterDeps, c: { onboarding_id: string, sync_type: SyncType, phone_number_id: string, attempts: number }): Promise<Outcome> {
+  // A retry may follow a call whose answer was lost. If Meta's webhooks for this sync came
+  // meanwhile, that call went through: record it, and send nothing again.
+  if (c.attempts > 1 && await syncEvidence(deps.db, c.onboarding_id, c.sync_type)) {
+    return { kind: 'accepted', requestId: null, note: 'webhooks of this sync arrived after an earlier call whose answer was lost' }
+  }
+  try {
+    const token = await getAccessToken(deps.db, deps.cipher, c.phone_number_id)
+    if (token === undefined) return { kind: 'failed', code: null, error: 'no access token is stored for this number' }
+    const r = await deps.graph.requestAppDataSync(c.phone_number_id, token, c.sync_type)
+    return { kind: 'accepted', requestId: r.request_id, note: null }
+  } catch (err) {
+    const meta = findMetaApiError(err)
+    const code = meta?.metaCode ?? null
+    const text = (err instanceof Error ? err.message : String(err)).slice(0, 500)
+    if (code === ALREADY_REQUESTED) return { kind: 'accepted', requestId: null, note: 'Meta reports the request was already made (2593107): an earlier call went through' }
+    if (code === OUTSIDE_WINDOW) return { kind: 'expired', code, error: text }
+    if (meta !== undefined && !meta.retryable) return { kind: 'failed', code, error: text }
+    // 5xx, throttling, timeouts, lost connections: try again inside the window.
+    return { kind: 'retry', code, error: text }
+  }
+}
+
+/** True when webhooks of this sync have arrived (contacts in the address book, history chunks or a decline). */
+async function syncEvidence (db: Db, onboardingId: string, syncType: SyncType): Promise<boolean> {
+  const r = syncType === 'history'
+    ? await sql<{ ok: boolean }>`SELECT EXISTS (SELECT 1 FROM history_chunks WHERE onboarding_id = ${onboardingId}::uuid)
+        OR EXISTS (SELECT 1 FROM onboardings WHERE id = ${onboardingId}::uuid AND history_error_code IS NOT NULL) AS ok`.execute(db)
+    : await sql<{ ok: boolean }>`SELECT EXISTS (SELECT 1 FROM contacts c JOIN onboardings o ON o.phone_number_id = c.phone_number_id
+        WHERE o.id = ${onboardingId}::uuid AND c.address_book_at IS NOT NULL AND c.updated_at >= o.created_at) AS ok`.execute(db)
+  return r.rows[0]?.ok === true
 }
 
 async function settle (db: Db, onboardingId: string, event: Parameters<typeof applyOnboardingEvent>[2], reason: string, at: Date): Promise<void> {

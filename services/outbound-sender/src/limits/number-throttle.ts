@@ -1,21 +1,24 @@
 import { AdaptiveRate, type AdaptiveRateOptions } from './adaptive-rate.ts'
 import type { Clock } from './clock.ts'
 import { TokenBucket } from './token-bucket.ts'
-import { SlidingWindowGuard } from './window-guard.ts'
+import { ArrivalWindowGuard } from './window-guard.ts'
 
 export interface ThrottleTuning {
   /**
-   * Share of the limit left unused (0.025 → pace at 97.5 %). With it, `limit` sends paced evenly
-   * span more than a second, so latency that varies by up to ~25 ms cannot squeeze `limit + 1`
-   * arrivals into one second at Meta.
+   * Share of the limit left unused (0.02 → pace at 98 %): `limit` sends paced evenly span more
+   * than a second plus a round trip, so the hard guard rarely has to hold a send back.
    */
   marginRatio: number
-  /** Extra window length (ms) of the hard guard: tolerated variation of send-to-arrival latency. */
-  jitterMs: number
   /**
-   * Burst after an idle spell or a stall, as milliseconds of the limit (30 → 30 sends at 1,000
-   * MPS), at least 2: a send a stalled event loop let slip is caught up instead of lost. The
-   * guard still caps every window.
+   * Unset (default): the guard bounds each send's arrival at Meta by its answer's time, which is
+   * exact whatever the latency. Set it (ms) only far from Meta, to assume arrivals within that
+   * much of dispatch and win back throughput (see window-guard.ts).
+   */
+  maxOneWayMs?: number | undefined
+  /**
+   * Catch-up after a stall, as milliseconds of the limit (100 → 8 sends at 80 MPS), at least 2:
+   * sends a stalled event loop or a slow database let slip are caught up instead of lost, and
+   * the guard still caps every window. A new lane starts with one token, so it ramps up evenly.
    */
   burstMs: number
   /** How early a token may be taken to absorb late timers (ms). */
@@ -23,15 +26,15 @@ export interface ThrottleTuning {
   adaptive?: Omit<AdaptiveRateOptions, 'clock'>
 }
 
-export const DEFAULT_THROTTLE_TUNING: ThrottleTuning = { marginRatio: 0.025, jitterMs: 20, burstMs: 30, slackMs: 2 }
+export const DEFAULT_THROTTLE_TUNING: ThrottleTuning = { marginRatio: 0.02, burstMs: 100, slackMs: 2 }
 
 /**
  * Everything that limits one number's sends: an exact token bucket paced at
- * `limit · (1 - margin) · adaptive factor`, behind a hard sliding-window guard of `limit` sends
- * per `1000 + jitterMs` ms. Inbound traffic Meta counts against the number debits the bucket.
+ * `limit · (1 - margin) · adaptive factor`, behind a hard guard of `limit` arrivals at Meta per
+ * second (window-guard.ts). Inbound traffic Meta counts against the number debits the bucket.
  *
- * Use: `available()` → take that many with `take(n)` at the moment they are dispatched, or
- * `waitMs()` to know when to come back.
+ * Use: `available()` → `take(n)` at the moment they are dispatched (one handle per send), then
+ * `answered(handle)` when each answer comes back; or `waitMs()` to know when to come back.
  */
 export class NumberThrottle {
   readonly #clock: Clock
@@ -39,7 +42,7 @@ export class NumberThrottle {
   readonly #adaptive: AdaptiveRate
   #limit: number
   #bucket: TokenBucket
-  #guard: SlidingWindowGuard
+  #guard: ArrivalWindowGuard
   #factor = 1
 
   constructor (limitMps: number, clock: Clock, tuning: ThrottleTuning = DEFAULT_THROTTLE_TUNING) {
@@ -48,8 +51,8 @@ export class NumberThrottle {
     this.#tuning = tuning
     this.#limit = limitMps
     this.#adaptive = new AdaptiveRate({ ...tuning.adaptive, clock })
-    this.#bucket = new TokenBucket({ ratePerSecond: this.#pace(1), burst: this.#burstFor(limitMps), slackMs: tuning.slackMs, clock })
-    this.#guard = new SlidingWindowGuard(limitMps, 1000 + tuning.jitterMs)
+    this.#bucket = new TokenBucket({ ratePerSecond: this.#pace(1), burst: this.#burstFor(limitMps), slackMs: tuning.slackMs, startWithOne: true, clock })
+    this.#guard = new ArrivalWindowGuard(limitMps, { windowMs: 1000, ...(tuning.maxOneWayMs !== undefined ? { maxOneWayMs: tuning.maxOneWayMs } : {}) })
   }
 
   /** The number's limit, messages per second. */
@@ -63,17 +66,24 @@ export class NumberThrottle {
     return Math.min(this.#bucket.available(), this.#guard.allowance(this.#clock.now()))
   }
 
-  /** Milliseconds until one send may go (0 = now). */
+  /** Milliseconds until one send may go (0 = now; Infinity: when an answer comes back). */
   waitMs (): number {
     this.#refreshFactor()
     return Math.max(this.#bucket.waitMs(1), this.#guard.waitMs(this.#clock.now()))
   }
 
-  /** Records `n` sends dispatched now; call only with `n ≤ available()`. */
-  take (n = 1): void {
+  /** Records `n` sends dispatched now (call only with `n ≤ available()`); one handle per send. */
+  take (n = 1): number[] {
     const now = this.#clock.now()
     this.#bucket.debit(n)
-    for (let i = 0; i < n; i++) this.#guard.record(now)
+    const handles: number[] = []
+    for (let i = 0; i < n; i++) handles.push(this.#guard.record(now))
+    return handles
+  }
+
+  /** The answer to a send came back now: it reached Meta by then. */
+  answered (handle: number): void {
+    this.#guard.settle(handle, this.#clock.now())
   }
 
   /** Traffic Meta counts against this number that the sender did not send (inbound, app echoes). */

@@ -14,6 +14,8 @@ export interface TokenBucketOptions {
    * that are at most `slackMs` closer together than the steady interval.
    */
   slackMs?: number
+  /** Start with one token instead of a full burst (a new sender ramps up evenly). Default false. */
+  startWithOne?: boolean
   clock: Clock
 }
 
@@ -42,7 +44,7 @@ export class TokenBucket {
     this.#slackMs = Math.max(0, opts.slackMs ?? 0)
     this.#rate = opts.ratePerSecond
     this.#intervalMs = 1000 / opts.ratePerSecond
-    this.#tat = opts.clock.now()
+    this.#tat = opts.clock.now() + (opts.startWithOne === true ? (opts.burst - 1) * this.#intervalMs : 0)
   }
 
   get ratePerSecond (): number { return this.#rate }

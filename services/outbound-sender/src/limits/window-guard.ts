@@ -1,77 +1,128 @@
 /**
- * A hard cap on sends in any sliding window, kept as the times of the last `limit` sends (a ring).
- * A send is allowed at `t` only when fewer than `limit` recorded sends lie in `(t - windowMs, t]`,
- * so any `limit + 1` consecutive sends span at least `windowMs`.
+ * The hard cap behind the token bucket: no `windowMs` window *at Meta's side* may hold more than
+ * `limit` sends. Meta counts by arrival time, which we cannot see, but we can bound it: a send
+ * arrives no earlier than it was dispatched and no later than its answer came back. So every send
+ * is kept with an upper bound `ub` of its arrival, its answer's time (unbounded while in flight),
+ * and a new send is allowed at `now` only while fewer than `limit` earlier sends have
+ * `ub > now - windowMs`.
  *
- * The throughput limiter uses it behind the token bucket with `windowMs = 1000 + jitter`: the
- * bucket spreads sends evenly, this guard makes the invariant hold even when something (a slow
- * database round trip, a stalled event loop) bunches sends together, and the extra `jitter` ms
- * keep it true where Meta counts, at arrival, as long as network latency varies by less than that.
+ * Why that is exact: take any `limit + 1` sends and let k be the one dispatched last. When k was
+ * allowed, at least one of the other `limit` had `ub ≤ d(k) - windowMs`, so it arrived at least
+ * `windowMs` before k did: the `limit + 1` arrivals span a full window. Nothing is assumed about
+ * latency: a stalled event loop, a slow first connection or a request stuck in a queue only make
+ * the guard wait longer.
+ *
+ * Cost: the effective window is `windowMs + round trip`; the bucket paces below that, so with the
+ * short round trips of a sender near Meta the guard only bites when something would have squeezed
+ * arrivals together. Far from Meta, `maxOneWayMs` trades this certainty for throughput: arrivals
+ * are then assumed to happen within that many ms of dispatch even when the answer is slower.
  */
-export class SlidingWindowGuard {
+export class ArrivalWindowGuard {
   #limit: number
   readonly #windowMs: number
-  /** Send times, oldest first from `#head`; only the last `#limit` are kept. */
-  #ring: Float64Array
+  readonly #maxOneWayMs: number
+  /** Finite arrival bounds, ascending, from #head. */
+  #bounds: number[] = []
   #head = 0
-  #count = 0
+  /** Sends whose bound is not in #bounds yet (in flight, no assumed maximum): handle → dispatch time. */
+  readonly #open = new Map<number, number>()
+  /** Provisional finite bounds of in-flight sends (with maxOneWayMs): handle → [dispatch, bound]. */
+  readonly #provisional = new Map<number, [number, number]>()
+  #seq = 0
 
-  constructor (limit: number, windowMs: number) {
+  constructor (limit: number, opts: { windowMs?: number, maxOneWayMs?: number } = {}) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer')
-    if (!(windowMs > 0)) throw new RangeError('windowMs must be positive')
     this.#limit = limit
-    this.#windowMs = windowMs
-    this.#ring = new Float64Array(limit)
+    this.#windowMs = opts.windowMs ?? 1000
+    this.#maxOneWayMs = opts.maxOneWayMs ?? Infinity
+    if (!(this.#windowMs > 0)) throw new RangeError('windowMs must be positive')
+    if (!(this.#maxOneWayMs >= 0)) throw new RangeError('maxOneWayMs must be at least 0')
   }
 
   get limit (): number { return this.#limit }
   get windowMs (): number { return this.#windowMs }
+  /** Sends dispatched and not answered yet. */
+  get inFlight (): number { return this.#open.size + this.#provisional.size }
 
   /** Sends allowed at `now` without breaking the cap. */
   allowance (now: number): number {
-    let free = this.#limit - this.#count
-    for (let i = 0; i < this.#count; i++) {
-      if (now - this.#at(i) >= this.#windowMs) free++
-      else break // the ring is in time order: the rest are younger
-    }
-    return free
+    return Math.max(0, this.#limit - this.#count(now))
   }
 
-  /** Milliseconds until one more send is allowed (0 = now). */
+  /**
+   * Milliseconds until one more send is allowed (0 = now). Infinity when only answers to sends
+   * in flight can free a slot: call again when one comes back.
+   */
   waitMs (now: number): number {
-    if (this.#count < this.#limit) return 0
-    const wait = this.#at(0) + this.#windowMs - now
-    return wait > 0 ? wait : 0
+    const c = this.#count(now)
+    if (c < this.#limit) return 0
+    const k = c - this.#limit + 1 // bounds that must leave the window
+    const i = this.#head + k - 1
+    if (i >= this.#bounds.length) return Infinity
+    return Math.max(0, (this.#bounds[i] as number) + this.#windowMs - now)
   }
 
-  /** Records a send at `t` (times must not go backwards; a smaller one is clamped). */
-  record (t: number): void {
-    const last = this.#count > 0 ? this.#at(this.#count - 1) : -Infinity
-    const at = t < last ? last : t
-    if (this.#count < this.#limit) {
-      this.#ring[(this.#head + this.#count) % this.#limit] = at
-      this.#count++
+  /** Records a send dispatched at `d`; returns its handle for {@link settle}. */
+  record (d: number): number {
+    const handle = this.#seq++
+    if (Number.isFinite(this.#maxOneWayMs)) {
+      const bound = d + this.#maxOneWayMs
+      this.#provisional.set(handle, [d, bound])
+      this.#insert(bound)
     } else {
-      this.#ring[this.#head] = at
-      this.#head = (this.#head + 1) % this.#limit
+      this.#open.set(handle, d)
     }
+    return handle
   }
 
-  /** Changes the cap, keeping the most recent send times. */
+  /** The send's answer (or its failure) came back at `at`: it arrived by then, if at all. */
+  settle (handle: number, at: number): void {
+    const d = this.#open.get(handle)
+    if (d !== undefined) {
+      this.#open.delete(handle)
+      this.#insert(Math.max(d, at))
+      return
+    }
+    const p = this.#provisional.get(handle)
+    if (p === undefined) return // settled before
+    this.#provisional.delete(handle)
+    const [dispatched, bound] = p
+    const next = Math.max(dispatched, Math.min(bound, at))
+    if (next < bound) { this.#remove(bound); this.#insert(next) }
+  }
+
+  /** Changes the cap (a number upgraded or lowered); recorded sends are kept. */
   setLimit (limit: number): void {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer')
-    if (limit === this.#limit) return
-    const keep = Math.min(this.#count, limit)
-    const ring = new Float64Array(limit)
-    for (let i = 0; i < keep; i++) ring[i] = this.#at(this.#count - keep + i)
-    this.#ring = ring
-    this.#head = 0
-    this.#count = keep
     this.#limit = limit
   }
 
-  /** The i-th recorded send, oldest first. */
-  #at (i: number): number {
-    return this.#ring[(this.#head + i) % this.#limit] as number
+  /** Sends whose arrival may lie in the window ending at `now`. */
+  #count (now: number): number {
+    const cutoff = now - this.#windowMs
+    while (this.#head < this.#bounds.length && (this.#bounds[this.#head] as number) <= cutoff) this.#head++
+    if (this.#head > 1024 && this.#head * 2 > this.#bounds.length) {
+      this.#bounds = this.#bounds.slice(this.#head)
+      this.#head = 0
+    }
+    return this.#open.size + this.#bounds.length - this.#head
+  }
+
+  #insert (bound: number): void {
+    const b = this.#bounds
+    // Answers come back in time order: almost always an append.
+    if (b.length === this.#head || (b[b.length - 1] as number) <= bound) { b.push(bound); return }
+    let lo = this.#head
+    let hi = b.length
+    while (lo < hi) { const mid = (lo + hi) >> 1; if ((b[mid] as number) <= bound) lo = mid + 1; else hi = mid }
+    b.splice(lo, 0, bound)
+  }
+
+  #remove (bound: number): void {
+    const b = this.#bounds
+    let lo = this.#head
+    let hi = b.length
+    while (lo < hi) { const mid = (lo + hi) >> 1; if ((b[mid] as number) < bound) lo = mid + 1; else hi = mid }
+    if (lo < b.length && b[lo] === bound) b.splice(lo, 1)
   }
 }

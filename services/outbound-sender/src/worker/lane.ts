@@ -39,6 +39,8 @@ export interface LaneItem {
    * row still reads `accepted` to everyone else.
    */
   committed: Promise<void> | undefined
+  /** The throughput guard's handle of the current attempt (see NumberThrottle.answered). */
+  guardHandle: number | undefined
   /** Settles the consumer's handler: the record is finished (true) or abandoned (false). */
   finish: (finished: boolean) => void
 }

@@ -173,6 +173,7 @@ export class SendWorker {
         throttledFailures: 0,
         firstDispatchAt: undefined,
         committed: undefined,
+        guardHandle: undefined,
         finish: (finished) => { if (finished) resolve(); else reject(handBack()) }
       }
       const lane = this.#lane(req.phoneNumberId)
@@ -363,8 +364,8 @@ export class SendWorker {
     }
     if (toSend.length > 0) {
       const throttle = lane.throttle(lane.info?.throughputMps ?? 1)
-      throttle.take(toSend.length)
-      for (const item of toSend) this.#send(lane, item, token)
+      const handles = throttle.take(toSend.length)
+      toSend.forEach((item, i) => { item.guardHandle = handles[i]; this.#send(lane, item, token) })
     }
     if (unclaimed.length > 0) queueMicrotask(() => { void this.#resolveUnclaimed(lane, unclaimed) })
     return undo
@@ -394,6 +395,8 @@ export class SendWorker {
   }
 
   #returned (lane: Lane, item: LaneItem): void {
+    // The request reached Meta by now, if at all: the throughput guard may count it as arrived.
+    if (item.guardHandle !== undefined) lane.throttleIfAny?.answered(item.guardHandle)
     lane.markReturned(item)
     item.phase = 'settling'
     if (--this.#inflight === 0) for (const f of this.#inflightWaiters.splice(0)) f()

@@ -1,0 +1,178 @@
+/**
+ * `pnpm bench ingress`: signed webhooks (1–3 KB bodies, several changes each) through ingress
+ * with a real Kafka and acks=all, against a bare Fastify route that answers 200 with no work,
+ * on the same machine. Each server runs in its own process (ingress's RSS and CPU are its own);
+ * the load generators run here: autocannon (closed loop) for the maximum rate, and an open-loop
+ * constant-rate sender for the latency at half that rate (autocannon's rate mode sends in bursts
+ * and reports seconds of latency even for the bare route). Prints figures, asserts nothing.
+ *
+ * Ingress runs as recommended for deployment, with `--max-semi-space-size=16` (V8 otherwise
+ * sizes the young generation from the host's memory: 128 MiB on this 24 GiB machine); a short
+ * run with Node's defaults prints that RSS too.
+ *
+ * Environment (set by scripts/bench.ts): KAFKA_BROKERS. Optional: BENCH_SECONDS (per run, 15),
+ * BENCH_CONNECTIONS (100).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { availableParallelism, loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import { countRecords, runLoad, runPaced, webhookBodies, type LoadResult } from '../../services/ingress/test/bench/load.ts'
+
+const root = fileURLToPath(new URL('../..', import.meta.url))
+const ingressDir = fileURLToPath(new URL('../../services/ingress/', import.meta.url))
+const ingressMain = fileURLToPath(new URL('../../services/ingress/src/main.ts', import.meta.url))
+const INGRESS_NODE_FLAGS = ['--max-semi-space-size=16']
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 15)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100)
+const APP_ID = '100000000000001'
+const APP_SECRET = randomBytes(16).toString('hex')
+const BODIES = 2000
+const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
+const say = (line: string): void => { process.stdout.write(line + '\n') }
+
+const freePort = (): Promise<number> => new Promise((resolve) => {
+  const s = createServer().listen(0, '127.0.0.1', () => {
+    const a = s.address()
+    s.close(() => resolve(typeof a === 'object' && a !== null ? a.port : 0))
+  })
+})
+
+async function waitFor (url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!(await fetch(url).then((r) => r.ok, () => false))) {
+    if (child.exitCode !== null) throw new Error(`${url}: process exited (${child.exitCode})`)
+    if (Date.now() > deadline) throw new Error(`${url} not ready in ${timeoutMs} ms`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+function launch (args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProcess {
+  return spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+}
+
+async function stop (child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return
+  const exited = new Promise((r) => child.once('exit', r))
+  child.kill('SIGTERM')
+  await exited
+}
+
+/** Peak resident set size of a process, in MiB (Linux VmHWM). */
+function peakRssMiB (pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+  return m === null ? NaN : Number(m[1]) / 1024
+}
+
+/** CPU time a process has used so far (user + system), in ms (Linux clock ticks of 10 ms). */
+function cpuMs (pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}
+
+/** A Fastify route that answers 200 with no work (the body is read as bytes, not parsed). */
+const BARE_SERVER = `
+import Fastify from 'fastify'
+const app = Fastify({ logger: false, bodyLimit: 4 * 1024 * 1024 })
+app.removeAllContentTypeParsers()
+app.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body))
+app.post('/webhooks/meta', async (_req, reply) => reply.code(200).send())
+app.get('/health/ready', async () => 'ok')
+await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) })
+process.on('SIGTERM', () => { app.close().then(() => process.exit(0)) })
+`
+
+const fmt = (n: number, d = 0): string => n.toFixed(d)
+const line = (name: string, r: LoadResult): string =>
+  `${name}: ${fmt(r.requestsPerSec)} req/s, p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms, ${r.total} requests, non-2xx ${r.non2xx}, errors ${r.errors + r.timeouts}`
+
+const requests = webhookBodies(APP_SECRET, BODIES)
+const sizes = requests.map((r) => r.body.length)
+const changes = requests.map((r) => (r.body.toString().match(/"field":/g) ?? []).length)
+say(`ingress bench: ${requests.length} distinct signed bodies, ${Math.min(...sizes)}–${Math.max(...sizes)} bytes (mean ${fmt(sizes.reduce((a, b) => a + b) / sizes.length)}), ${Math.min(...changes)}–${Math.max(...changes)} changes each`)
+say(`ingress bench: ${CONNECTIONS} connections, ${SECONDS} s per run, Kafka ${brokers.join(',')} (acks=all, idempotent producer)`)
+say(`ingress bench: load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores (the broker, both servers and the load generators share them)`)
+
+// --- bare Fastify ---------------------------------------------------------------------------
+const barePort = await freePort()
+const bare = launch(['--input-type=module', '-e', BARE_SERVER], { PORT: String(barePort) }, ingressDir)
+const bareUrl = `http://127.0.0.1:${barePort}`
+let bareMax: LoadResult
+let bareCpu: number
+try {
+  await waitFor(`${bareUrl}/health/ready`, bare)
+  await runLoad({ url: bareUrl, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: 3 })
+  const cpu0 = cpuMs(bare.pid ?? 0)
+  bareMax = await runLoad({ url: bareUrl, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: SECONDS })
+  bareCpu = cpuMs(bare.pid ?? 0) - cpu0
+} finally {
+  await stop(bare)
+}
+
+// --- ingress --------------------------------------------------------------------------------
+const ingressEnv = (port: number, prefix: string): NodeJS.ProcessEnv => ({
+  PORT: String(port),
+  HOST: '127.0.0.1',
+  KAFKA_BROKERS: brokers.join(','),
+  KAFKA_TOPIC_PREFIX: prefix,
+  META_APP_SECRETS: `${APP_ID}:${APP_SECRET}`,
+  META_VERIFY_TOKEN: randomBytes(8).toString('hex'),
+  LOG_LEVEL: 'warn',
+  INGRESS_DRAIN_MS: '0'
+})
+const path = `/webhooks/meta/${APP_ID}`
+const prefix = `bench${randomBytes(3).toString('hex')}.`
+const ingressPort = await freePort()
+const ingress = launch([...INGRESS_NODE_FLAGS, ingressMain], ingressEnv(ingressPort, prefix), root)
+const ingressUrl = `http://127.0.0.1:${ingressPort}`
+let exitCode = 0
+try {
+  await waitFor(`${ingressUrl}/health/ready`, ingress)
+  const warm = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: 3 })
+  const cpu0 = cpuMs(ingress.pid ?? 0)
+  const ingressMax = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: SECONDS })
+  const ingressCpu = cpuMs(ingress.pid ?? 0) - cpu0
+  const halfRate = Math.max(1, Math.round(ingressMax.requestsPerSec / 2))
+  const ingressHalf = await runPaced({ url: ingressUrl, path, requests, rate: halfRate, durationSec: SECONDS })
+  const rss = peakRssMiB(ingress.pid ?? 0)
+  await stop(ingress)
+  // What Kafka holds: one raw record per 200 answered (autocannon does not count the requests
+  // still in flight when a run ends, so Kafka may hold a few more).
+  const onKafka = await countRecords(brokers, prefix, ['webhook.raw', 'webhook.messages', 'webhook.smb_message_echoes'])
+  const answered200 = [warm, ingressMax, ingressHalf].reduce((n, r) => n + r.total - r.non2xx, 0)
+
+  // The same process with Node's default heap sizing, for its RSS.
+  const defaultsPort = await freePort()
+  const defaults = launch([ingressMain], ingressEnv(defaultsPort, `${prefix}d.`), root)
+  let rssDefaults = NaN
+  try {
+    await waitFor(`http://127.0.0.1:${defaultsPort}/health/ready`, defaults)
+    await runLoad({ url: `http://127.0.0.1:${defaultsPort}`, path, requests, connections: CONNECTIONS, durationSec: Math.min(SECONDS, 10) })
+    rssDefaults = peakRssMiB(defaults.pid ?? 0)
+  } finally {
+    await stop(defaults)
+  }
+
+  say(line('bare fastify (max)', bareMax))
+  say(line('ingress (max)', ingressMax))
+  say(line(`ingress (open loop at half load, ${halfRate} req/s)`, ingressHalf))
+  say(`bare fastify requests/s: ${fmt(bareMax.requestsPerSec)}`)
+  say(`ingress requests/s: ${fmt(ingressMax.requestsPerSec)}`)
+  say(`ingress / bare ratio: ${fmt(100 * ingressMax.requestsPerSec / bareMax.requestsPerSec, 1)} %`)
+  say(`ingress p50 latency at half load: ${fmt(ingressHalf.p50, 1)} ms`)
+  say(`ingress p99 latency at half load: ${fmt(ingressHalf.p99, 1)} ms`)
+  say(`ingress peak RSS: ${fmt(rss, 1)} MiB (node ${INGRESS_NODE_FLAGS.join(' ')})`)
+  say(`ingress peak RSS with Node's default heap sizing: ${fmt(rssDefaults, 1)} MiB`)
+  say(`bare fastify CPU per request: ${fmt(1000 * bareCpu / bareMax.total)} us`)
+  say(`ingress CPU per request: ${fmt(1000 * ingressCpu / ingressMax.total)} us`)
+  say(`ingress 2xx answers: ${answered200}`)
+  say(`kafka records: ${Object.entries(onKafka).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+} catch (err) {
+  say(`ingress bench failed: ${(err as Error).stack ?? String(err)}`)
+  exitCode = 1
+} finally {
+  await stop(ingress)
+}
+process.exit(exitCode)

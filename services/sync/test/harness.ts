@@ -46,6 +46,8 @@ export interface SyncEnv {
   caughtUp: (groupId: string, timeoutMs?: number) => Promise<void>
   /** The group id of the last runtime started. */
   groupId: string
+  /** Reads at least `min` records of a topic from its beginning (all that are there within a short wait). */
+  readRaw: (topic: TopicKey, min: number, timeoutMs?: number) => Promise<Array<{ key: string, headers: Record<string, string>, value: Buffer }>>
   /** Reads the domain events published so far (from the beginning of wa.events.v1). */
   readEvents: (count: number, timeoutMs?: number) => Promise<DomainEvent[]>
 }
@@ -162,6 +164,31 @@ export async function syncEnv (t: Teardown, opts: { runtime?: boolean, partition
       env.runtime = r
       t.teardown(() => r.stop())
       return r
+    },
+    async readRaw (topic, min, timeoutMs = 15_000) {
+      const name = registry.topic(topic).name
+      await until(async () => (await admin.fetchTopicOffsets(name)).reduce((a, p) => a + Number(p.high) - Number(p.low), 0) >= min, timeoutMs, `${min} records on ${name}`)
+      const total = (await admin.fetchTopicOffsets(name)).reduce((a, p) => a + Number(p.high) - Number(p.low), 0)
+      const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 50 })
+      const out: Array<{ key: string, headers: Record<string, string>, value: Buffer }> = []
+      try {
+        await consumer.connect()
+        await consumer.subscribe({ topics: [name], fromBeginning: true })
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error(`read ${out.length}/${total} of ${name}`)), timeoutMs)
+          consumer.run({
+            eachMessage: async ({ message }) => {
+              const headers: Record<string, string> = {}
+              for (const [k, v] of Object.entries(message.headers ?? {})) headers[k] = Buffer.isBuffer(v) ? v.toString('utf8') : String(v)
+              out.push({ key: message.key?.toString('utf8') ?? '', headers, value: message.value ?? Buffer.alloc(0) })
+              if (out.length >= total) { clearTimeout(timer); resolve() }
+            }
+          }).catch(reject)
+        })
+      } finally {
+        await consumer.disconnect()
+      }
+      return out
     },
     async readEvents (count, timeoutMs = 15_000) {
       const consumer = kafka.consumer({ groupId: `reader-${randomBytes(4).toString('hex')}`, maxWaitTimeInMs: 50 })

@@ -86,6 +86,27 @@ t.test('each webhook delivered three times, shuffled, gives exactly one row each
 
   // Events: one per change, however often the webhook came.
   await until(async () => (await count('event_outbox')) === 0, 10_000, 'outbox drained')
+  const published = await env.readRaw('events', 1)
+  const events = await env.readEvents(published.length)
+  t.same([...new Set(events.map((e) => e.event.case))].sort(), ['contactSynced', 'conversationHandover', 'historyProgress', 'messageEchoed', 'messageReceived',
+    'numberLifecycleChanged', 'onboardingStateChanged', 'statusChanged'], 'every kind of change is announced')
+  t.equal(new Set(events.map((e) => e.eventId)).size, events.length, 'each fact once, though every webhook came three times')
+  t.equal(events.filter((e) => e.event.case === 'messageReceived').length, 22)
+  // Per message, status events only ever move forward and end at the stored status.
+  const moves = new Map<string, number[]>()
+  for (const e of events) if (e.event.case === 'statusChanged') moves.set(e.event.value.wamid, [...(moves.get(e.event.value.wamid) ?? []), e.event.value.status])
+  t.same([...moves.keys()].sort(), ['wamid.OUT_1', 'wamid.OUT_2', 'wamid.OUT_3'])
+  for (const [wamid, seq] of moves) t.ok(seq.every((v, i) => i === 0 || v > (seq[i - 1] as number)), `${wamid} never moves backwards`)
+  t.same([...moves.entries()].sort((a, b) => a[0] < b[0] ? -1 : 1).map(([, seq]) => seq[seq.length - 1]), [3, 5, 2], 'and ends read / failed / delivered')
+  t.ok(events.every((e) => e.phoneNumberId === n.phoneNumberId && e.tenantId === n.tenantId && e.wabaId === n.wabaId))
+  t.ok(published.every((r) => r.key === n.phoneNumberId && r.headers['event-type'] !== undefined && r.headers['tenant-id'] === n.tenantId), 'keyed by phone_number_id, with headers')
+
+  // A value that is not Meta's shape, and a webhook for a number we do not know: dead-lettered with the reason.
+  await env.publishBody({ object: 'whatsapp_business_account', entry: [{ id: n.wabaId, changes: [{ field: 'messages', value: { messaging_product: 'whatsapp', metadata: { phone_number_id: n.phoneNumberId, display_phone_number: n.display }, messages: [{ id: 'x' }] } }] }] })
+  await env.publishBody(inboundTextWebhook({ phoneNumberId: '629999999999999', wabaId: n.wabaId, wamid: 'wamid.STRANGER' }))
+  const dead = await env.readRaw('deadletter', 2)
+  t.same(dead.map((d) => d.headers['dead-letter-error-code']).sort(), ['SYNC_RECORD_INVALID', 'SYNC_UNKNOWN_NUMBER'])
+  await env.caughtUp(env.groupId)
   const before = await snapshot(env.db)
 
   // Replay every topic from the start with a new group: nothing changes.

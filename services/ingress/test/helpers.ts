@@ -38,6 +38,8 @@ export interface StartOptions {
   producer?: Partial<Omit<BusProducerOptions, 'kafka' | 'registry' | 'logger'>>
   deps?: Partial<IngressDeps>
   partitions?: number
+  /** Runs before ingress's topics are ensured (e.g. to create one with other settings). */
+  beforeTopics?: (admin: Admin, topics: TopicRegistry) => Promise<void>
 }
 
 export interface TestIngress {
@@ -59,6 +61,7 @@ export async function startIngress (t: Teardown, opts: StartOptions = {}): Promi
   const admin = kafka.admin()
   await admin.connect()
   t.teardown(() => admin.disconnect())
+  await opts.beforeTopics?.(admin, topics)
   await ensureTopics(admin, topics, { only: ingressTopicSpecs(topics) })
   const producer = createBusProducer({ kafka, registry: topics, logger, ...opts.producer })
   t.teardown(() => producer.disconnect({ timeoutMs: 2000 }))

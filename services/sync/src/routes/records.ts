@@ -10,6 +10,7 @@ import { requireRole, requireTenantId, type FastifyPluginAsyncZod } from '@coexi
 import { SyncErrors } from '../errors.ts'
 import { domainEvent, enqueueEvents } from '../store/outbox.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
+import { ContactView, ConversationView, MessageView, NumberView, SyncView, page } from './schemas.ts'
 import { loadNumberView, loadSyncView, numberJson } from './views.ts'
 
 export interface RecordsRoutesOptions {
@@ -25,7 +26,7 @@ export const recordsRoutes: FastifyPluginAsyncZod<RecordsRoutesOptions> = async 
   const { db, clock } = opts
 
   app.get('/v1/numbers', {
-    schema: { tags: ['numbers'], summary: "The tenant's numbers and their state", querystring: z.object({ ...TenantQuery }) }
+    schema: { tags: ['numbers'], summary: "The tenant's numbers and their state", querystring: z.object({ ...TenantQuery }), response: { 200: z.object({ data: z.array(NumberView) }) } }
   }, async (request) => {
     requireRole(request, 'read')
     const tenantId = requireTenantId(request, request.query.tenant_id)
@@ -35,7 +36,7 @@ export const recordsRoutes: FastifyPluginAsyncZod<RecordsRoutesOptions> = async 
   })
 
   app.get('/v1/numbers/:id', {
-    schema: { tags: ['numbers'], summary: 'A number and its state', params: z.object({ id: Id }), querystring: z.object({ ...TenantQuery }) }
+    schema: { tags: ['numbers'], summary: 'A number and its state', params: z.object({ id: Id }), querystring: z.object({ ...TenantQuery }), response: { 200: NumberView } }
   }, async (request) => {
     requireRole(request, 'read')
     return await loadNumberView(db, requireTenantId(request, request.query.tenant_id), request.params.id, clock())
@@ -46,7 +47,8 @@ export const recordsRoutes: FastifyPluginAsyncZod<RecordsRoutesOptions> = async 
       tags: ['onboarding'],
       summary: 'Coexistence onboarding and sync: state, phase, progress %, counts, deadline',
       params: z.object({ id: Id }),
-      querystring: z.object({ ...TenantQuery })
+      querystring: z.object({ ...TenantQuery }),
+      response: { 200: SyncView.extend({ phone_number_id: z.string() }) }
     }
   }, async (request) => {
     requireRole(request, 'read')
@@ -68,7 +70,8 @@ export const recordsRoutes: FastifyPluginAsyncZod<RecordsRoutesOptions> = async 
     schema: {
       tags: ['conversations'],
       summary: 'Conversations, newest first',
-      querystring: z.object({ ...TenantQuery, ...Page, phone_number_id: Id.optional(), owner: z.enum(['api', 'app']).optional() })
+      querystring: z.object({ ...TenantQuery, ...Page, phone_number_id: Id.optional(), owner: z.enum(['api', 'app']).optional() }),
+      response: { 200: page(ConversationView) }
     }
   }, async (request) => {
     requireRole(request, 'read')
@@ -109,7 +112,8 @@ export const recordsRoutes: FastifyPluginAsyncZod<RecordsRoutesOptions> = async 
       tags: ['conversations'],
       summary: "A conversation's messages, newest first",
       params: z.object({ id: z.string().max(64) }),
-      querystring: z.object({ ...TenantQuery, ...Page })
+      querystring: z.object({ ...TenantQuery, ...Page }),
+      response: { 200: page(MessageView) }
     }
   }, async (request) => {
     requireRole(request, 'read')
@@ -158,7 +162,8 @@ export const recordsRoutes: FastifyPluginAsyncZod<RecordsRoutesOptions> = async 
     schema: {
       tags: ['contacts'],
       summary: 'Contacts, with search by name, phone, user id or username',
-      querystring: z.object({ ...TenantQuery, ...Page, phone_number_id: Id.optional(), q: z.string().trim().min(1).max(100).optional(), in_address_book: z.enum(['true', 'false']).optional() })
+      querystring: z.object({ ...TenantQuery, ...Page, phone_number_id: Id.optional(), q: z.string().trim().min(1).max(100).optional(), in_address_book: z.enum(['true', 'false']).optional() }),
+      response: { 200: page(ContactView) }
     }
   }, async (request) => {
     requireRole(request, 'read')

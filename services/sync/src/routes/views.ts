@@ -1,9 +1,11 @@
 import { sql, isUuid, type Db } from '@coexist/db'
 import { daysInactive } from '../domain/app-activity.ts'
+import type { z } from 'zod'
 import { SyncErrors } from '../errors.ts'
+import type { NumberView, SyncView } from './schemas.ts'
 
 /** Where an onboarding stands, in words a dashboard can show. */
-function phaseOf (state: string): string {
+function phaseOf (state: string): z.infer<typeof SyncView>['phase'] {
   switch (state) {
     case 'onboarded': return 'requesting_contacts'
     case 'contacts_sync_requested': return 'requesting_history'
@@ -14,7 +16,7 @@ function phaseOf (state: string): string {
 }
 
 /** The sync view of a number's latest onboarding (GET /v1/numbers/:id/sync), or null. */
-export async function loadSyncView (db: Db, phoneNumberId: string, now: Date): Promise<Record<string, unknown> | null> {
+export async function loadSyncView (db: Db, phoneNumberId: string, now: Date): Promise<z.infer<typeof SyncView> | null> {
   const o = await db.selectFrom('onboardings').selectAll().where('phone_number_id', '=', phoneNumberId)
     .orderBy('generation', 'desc').limit(1).executeTakeFirst()
   if (o === undefined) return null
@@ -43,7 +45,7 @@ export async function loadSyncView (db: Db, phoneNumberId: string, now: Date): P
     window_open: o.deadline_at.getTime() > now.getTime(),
     completed_at: o.completed_at?.toISOString() ?? null,
     requests: requests.map((r) => ({
-      sync_type: r.sync_type,
+      sync_type: r.sync_type as 'smb_app_state_sync' | 'history',
       state: r.state,
       attempts: r.attempts,
       request_id: r.request_id,
@@ -56,7 +58,7 @@ export async function loadSyncView (db: Db, phoneNumberId: string, now: Date): P
 }
 
 /** A number as the API shows it: settings, connection state, app activity, onboarding. 404 across tenants. */
-export async function loadNumberView (db: Db, tenantId: string, id: string, now: Date): Promise<Record<string, unknown>> {
+export async function loadNumberView (db: Db, tenantId: string, id: string, now: Date): Promise<z.infer<typeof NumberView>> {
   if (!isUuid(tenantId)) throw SyncErrors.SYNC_NUMBER_NOT_FOUND.create()
   const n = await db.selectFrom('phone_numbers')
     .leftJoin('number_lifecycle', 'number_lifecycle.phone_number_id', 'phone_numbers.id')
@@ -70,13 +72,14 @@ export async function loadNumberView (db: Db, tenantId: string, id: string, now:
   return numberJson(n, now, n.mode === 'coexistence' ? await loadSyncView(db, n.id, now) : null)
 }
 
+type View = z.infer<typeof NumberView>
 type NumberRow = {
-  id: string, tenant_id: string, waba_id: string, display_phone_number: string, mode: string, throughput_mps: number, status: string, created_at: Date,
-  lifecycle_state: string | null, last_event: string | null, last_event_at: Date | null, reason: string | null, initiated_by: string | null,
+  id: string, tenant_id: string, waba_id: string, display_phone_number: string, mode: View['mode'], throughput_mps: number, status: View['status'], created_at: Date,
+  lifecycle_state: View['lifecycle']['state'] | null, last_event: string | null, last_event_at: Date | null, reason: string | null, initiated_by: string | null,
   last_app_activity_at: Date | null, activity_warning_level: string | null, has_access_token: boolean
 }
 
-export function numberJson (n: NumberRow, now: Date, onboarding: Record<string, unknown> | null): Record<string, unknown> {
+export function numberJson (n: NumberRow, now: Date, onboarding: z.infer<typeof SyncView> | null): z.infer<typeof NumberView> {
   return {
     id: n.id,
     tenant_id: n.tenant_id,

@@ -373,7 +373,9 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
         return true
       } catch (err) {
         const durationMs = performance.now() - started
-        if (w.abort.signal.aborted) return false
+        // Revoked, or the consumer is stopping (a handler may give its record back then): the
+        // record stays unfinished for the next owner, with no retry, dead letter or warning.
+        if (w.abort.signal.aborted || stopping) return false
         const coded = findCoexistError(err)
         const permanent = coded !== undefined && !coded.retryable
         const exhausted = attempt >= w.policy.maxAttempts && w.policy.exhausted === 'dead-letter'

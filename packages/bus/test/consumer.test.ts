@@ -239,6 +239,43 @@ t.test('the commit watermark: after a stop, a restart replays only from the firs
   t.same(third, [30])
 })
 
+t.test('a handler that gives its record back while the consumer stops leaves it unfinished: no retry, no dead letter', async (t) => {
+  const env = await busEnv(t, { only: ['outbound.requests', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const group = groupId('give-back')
+  const outcomes: string[] = []
+  const onHandle = (m: unknown): void => { outcomes.push((m as { outcome: string }).outcome) }
+  diagnostics.subscribe(BUS_CHANNELS.handle, onHandle)
+  t.teardown(() => diagnostics.unsubscribe(BUS_CHANNELS.handle, onHandle))
+  for (let i = 0; i < 5; i++) await producer.publish('outbound.requests', { key: 'pn-1', value: { requestId: `r-${i}` } })
+  // A handler that holds every record (e.g. queued for a rate limit) until told to give them back.
+  const held: Array<(err: Error) => void> = []
+  const c1 = createBusConsumer({
+    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST, stopTimeoutMs: 10_000,
+    handlers: { 'outbound.requests': { ordering: 'none', handle: async () => { await new Promise<void>((_resolve, reject) => { held.push(reject) }) } } }
+  })
+  await c1.start()
+  await until(() => held.length === 5, 10_000, 'five records held')
+  const t0 = performance.now()
+  const stopping = c1.stop()
+  for (const reject of held) reject(new CoexistError('TEST_GIVEN_BACK', { message: 'given back', retryable: true }))
+  await stopping
+  t.ok(performance.now() - t0 < 5000, 'stop did not wait for its timeout')
+  t.same(outcomes.filter((o) => o !== 'ok'), [], 'no retry and no dead letter reported')
+  const offsets = await env.admin.fetchTopicOffsets(env.registry.topic('deadletter').name)
+  t.equal(offsets.reduce((n, p) => n + Number(p.high), 0), 0, 'nothing dead-lettered')
+
+  const again: string[] = []
+  const c2 = createBusConsumer({
+    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST,
+    handlers: { 'outbound.requests': { handle: (r) => { again.push(r.value.requestId) } } }
+  })
+  t.teardown(() => c2.stop())
+  await c2.start()
+  await until(() => again.length === 5, 10_000, 'all five redelivered')
+  t.same(again, ['r-0', 'r-1', 'r-2', 'r-3', 'r-4'])
+})
+
 t.test('a 3 MB record reaches its handler with the default fetch sizes', async (t) => {
   const env = await busEnv(t, { only: ['webhook.raw', 'deadletter'] })
   const producer = await producerFor(t, env)

@@ -9,7 +9,7 @@ import { newTraceId } from '@coexist/bus'
 import { findCode } from '@coexist/errors'
 import type { FastifyPluginAsyncZod } from '@coexist/http'
 import { SIGNATURE_HEADER, checkVerifyChallenge, type SignatureVerifier } from '@coexist/meta'
-import type { FastifyRequest } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { IngressErrors } from '../errors.ts'
 import type { IngressMetrics, RequestOutcome, SignatureFailure } from '../metrics.ts'
@@ -84,7 +84,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
     metrics.requests.inc({ outcome })
   })
 
-  const handshake = async (request: FastifyRequest<{ Querystring: z.infer<typeof HandshakeQuery>, Params: { appId?: string } }>, reply: import('fastify').FastifyReply) => {
+  const handshake = async (request: FastifyRequest<{ Querystring: z.infer<typeof HandshakeQuery>, Params: { appId?: string } }>, reply: FastifyReply) => {
     const appId = request.params.appId
     const check = appId !== undefined && !verifier.appIds.includes(appId)
       ? { ok: false as const, reason: 'unknown_app' as const }
@@ -99,7 +99,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
     return reply.code(200).type('text/plain; charset=utf-8').header('x-content-type-options', 'nosniff').send(check.challenge)
   }
 
-  const receive = async (request: FastifyRequest<{ Params: { appId?: string } }>, reply: import('fastify').FastifyReply) => {
+  const receive = async (request: FastifyRequest<{ Params: { appId?: string } }>, reply: FastifyReply) => {
     const receivedAt = now()
     const body = Buffer.isBuffer(request.body) ? request.body : EMPTY
     const header = request.headers[SIGNATURE_HEADER]

@@ -63,6 +63,12 @@ export interface BusRecord<V> {
   traceId: string | undefined
   /** 1 for the first attempt. */
   attempt: number
+  /**
+   * When this member was given the record's partition (ms since the Unix epoch): the group join
+   * that assigned it. A partition kept across rebalances keeps its first time. Work that must
+   * not overlap with the previous owner (rate limits) can wait from here.
+   */
+  assignedAt: number
   /** Aborted when the partition is revoked or a stop runs out of time: stop work, don't commit side effects. */
   signal: AbortSignal
   /** Child logger bound to `{ topic, partition, offset }`. */
@@ -227,6 +233,8 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   const works = new Map<string, Work>()
   /** Partitions of the current generation (from GROUP_JOIN); only these are worked on and committed. */
   let owned = new Set<string>()
+  /** When each owned partition was assigned to this member (ms since the epoch). */
+  const assignedAt = new Map<string, number>()
   const userPaused = new Set<string>()
   let rebalancing = false
   let stopping = false
@@ -366,6 +374,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
           timestamp: Number(m.timestamp),
           traceId: headers[HEADER.traceId],
           attempt,
+          assignedAt: assignedAt.get(tpKey(w.topic, w.partition)) ?? Date.now(),
           signal: w.abort.signal,
           log
         })
@@ -496,6 +505,9 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       for (const p of partitions) next.add(tpKey(topic, p))
     }
     for (const [k, w] of works) if (!next.has(k)) revoke(w)
+    const joinedAt = Date.now()
+    for (const k of next) if (!owned.has(k) || !assignedAt.has(k)) assignedAt.set(k, joinedAt)
+    for (const k of [...assignedAt.keys()]) if (!next.has(k)) assignedAt.delete(k)
     owned = next
     rebalancing = false
     channels.rebalance.publish({ groupId, kind: 'joined', assigned: owned.size })

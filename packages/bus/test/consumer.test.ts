@@ -276,6 +276,22 @@ t.test('a handler that gives its record back while the consumer stops leaves it 
   t.same(again, ['r-0', 'r-1', 'r-2', 'r-3', 'r-4'])
 })
 
+t.test('a record tells when its partition was assigned to this member (not when the record came)', async (t) => {
+  const env = await busEnv(t, { only: ['outbound.requests', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const seen: Array<{ assignedAt: number, handledAt: number }> = []
+  const before = Date.now()
+  const consumer = consumerFor(t, env, producer, { handlers: { 'outbound.requests': { handle: (r) => { seen.push({ assignedAt: r.assignedAt, handledAt: Date.now() }) } } } })
+  await consumer.start()
+  const joined = Date.now()
+  await new Promise((resolve) => setTimeout(resolve, 400))
+  await producer.publish('outbound.requests', { key: 'pn-1', value: { requestId: 'late' } })
+  await until(() => seen.length === 1, 10_000, 'the record')
+  const r = seen[0]!
+  t.ok(r.assignedAt >= before && r.assignedAt <= joined, 'the join time')
+  t.ok(r.handledAt - r.assignedAt >= 350, 'not the time the record arrived')
+})
+
 t.test('a 3 MB record reaches its handler with the default fetch sizes', async (t) => {
   const env = await busEnv(t, { only: ['webhook.raw', 'deadletter'] })
   const producer = await producerFor(t, env)

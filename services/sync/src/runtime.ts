@@ -67,9 +67,11 @@ export async function startSyncRuntime (deps: SyncRuntimeDeps): Promise<SyncRunt
       .finally(() => { syncRound = undefined; if (!stopped) syncTimer = setTimeout(syncLoop, deps.syncIntervalMs ?? 1000) })
   }
   syncLoop()
-  const activity = setInterval(() => {
+  const checkActivity = (): void => {
     checkAppActivity(deps.db, clock()).then((n) => { if (n > 0) relay.kick() }).catch((err: unknown) => { log.warn({ err }, 'app activity check failed') })
-  }, deps.activityIntervalMs ?? 10 * 60 * 1000)
+  }
+  const activity = setInterval(checkActivity, deps.activityIntervalMs ?? 10 * 60 * 1000)
+  const firstActivity = setTimeout(checkActivity, 2000)
 
   return {
     consumer,
@@ -79,6 +81,7 @@ export async function startSyncRuntime (deps: SyncRuntimeDeps): Promise<SyncRunt
     async stop () {
       stopped = true
       clearInterval(activity)
+      clearTimeout(firstActivity)
       clearTimeout(syncTimer)
       await Promise.all([consumer.stop(), historyConsumer.stop()])
       await syncRound

@@ -83,52 +83,79 @@ function keyText (buf: Buffer, start: number, end: number): string {
   return raw.includes('\\') ? JSON.parse(buf.toString('utf8', start, end)) as string : raw
 }
 
-/** Calls `onMember` for each member of the object at `i`; returns the index after the object. */
-function eachMember (buf: Buffer, i: number, onMember: (key: string, valueStart: number, valueEnd: number) => void): number {
-  if (buf[i] !== OPEN_OBJECT) throw new ScanError('object expected')
-  let j = skipWs(buf, i + 1)
-  if (buf[j] === CLOSE_OBJECT) return j + 1
+/**
+ * Walks the members of the object at `i` and returns the index after it. `onMember(key, start)`
+ * either returns where that member's value ends (it read the value itself) or undefined (the
+ * value is skipped here).
+ */
+function eachMember (body: Buffer, i: number, onMember: (key: string, valueStart: number) => number | undefined): number {
+  if (body[i] !== OPEN_OBJECT) throw new ScanError('object expected')
+  let j = skipWs(body, i + 1)
+  if (body[j] === CLOSE_OBJECT) return j + 1
   for (;;) {
-    if (buf[j] !== QUOTE) throw new ScanError('key expected')
-    const keyEnd = skipString(buf, j)
-    const key = keyText(buf, j, keyEnd)
-    j = skipWs(buf, keyEnd)
-    if (buf[j] !== COLON) throw new ScanError('colon expected')
-    const valueStart = skipWs(buf, j + 1)
-    const valueEnd = skipValue(buf, valueStart)
-    onMember(key, valueStart, valueEnd)
-    j = skipWs(buf, valueEnd)
-    if (buf[j] === COMMA) { j = skipWs(buf, j + 1); continue }
-    if (buf[j] === CLOSE_OBJECT) return j + 1
+    if (body[j] !== QUOTE) throw new ScanError('key expected')
+    const keyEnd = skipString(body, j)
+    const key = keyText(body, j, keyEnd)
+    j = skipWs(body, keyEnd)
+    if (body[j] !== COLON) throw new ScanError('colon expected')
+    const valueStart = skipWs(body, j + 1)
+    j = skipWs(body, onMember(key, valueStart) ?? skipValue(body, valueStart))
+    if (body[j] === COMMA) { j = skipWs(body, j + 1); continue }
+    if (body[j] === CLOSE_OBJECT) return j + 1
     throw new ScanError('comma or end of object expected')
   }
 }
 
-/** Calls `onElement` for each element of the array at `i`. */
-function eachElement (buf: Buffer, i: number, onElement: (start: number, end: number) => void): void {
-  if (buf[i] !== OPEN_ARRAY) throw new ScanError('array expected')
-  let j = skipWs(buf, i + 1)
-  if (buf[j] === CLOSE_ARRAY) return
+/** Walks the elements of the array at `i`; `onElement(start)` returns where each ends. Returns the index after the array. */
+function eachElement (body: Buffer, i: number, onElement: (start: number) => number): number {
+  if (body[i] !== OPEN_ARRAY) throw new ScanError('array expected')
+  let j = skipWs(body, i + 1)
+  if (body[j] === CLOSE_ARRAY) return j + 1
   for (;;) {
-    const end = skipValue(buf, j)
-    onElement(j, end)
-    j = skipWs(buf, end)
-    if (buf[j] === COMMA) { j = skipWs(buf, j + 1); continue }
-    if (buf[j] === CLOSE_ARRAY) return
+    j = skipWs(body, onElement(j))
+    if (body[j] === COMMA) { j = skipWs(body, j + 1); continue }
+    if (body[j] === CLOSE_ARRAY) return j + 1
     throw new ScanError('comma or end of array expected')
   }
 }
 
-/** The span of the last member named `name` of the object at `i`, if any. */
-function member (buf: Buffer, i: number, name: string): Span | undefined {
-  let found: Span | undefined
-  eachMember(buf, i, (key, start, end) => { if (key === name) found = { start, end } })
-  return found
+/** One change object: its span and its `value` member's (the last one, as JSON.parse keeps). */
+function readChange (body: Buffer, start: number, out: ChangeSpan[]): number {
+  let value: Span | undefined
+  const end = body[start] === OPEN_OBJECT
+    ? eachMember(body, start, (key, vStart) => {
+      if (key !== 'value') return undefined
+      const vEnd = skipValue(body, vStart)
+      value = { start: vStart, end: vEnd }
+      return vEnd
+    })
+    : skipValue(body, start)
+  out.push({ change: { start, end }, value })
+  return end
+}
+
+/** One entry: the spans of its `changes` (the last `changes` member; none when it is not an array). */
+function readEntry (body: Buffer, start: number, out: ChangeSpan[][]): number {
+  if (body[start] !== OPEN_OBJECT) { out.push([]); return skipValue(body, start) }
+  let changes: ChangeSpan[] = []
+  const end = eachMember(body, start, (key, vStart) => {
+    if (key !== 'changes') return undefined
+    const list: ChangeSpan[] = []
+    if (body[vStart] !== OPEN_ARRAY) { changes = list; return undefined }
+    const vEnd = eachElement(body, vStart, (s) => readChange(body, s, list))
+    changes = list
+    return vEnd
+  })
+  out.push(changes)
+  return end
 }
 
 /**
  * Spans of every `entry[i].changes[j]` (outer index: entry, inner: change), in body order.
  * Returns undefined when the body does not have that shape or cannot be scanned.
+ *
+ * One pass: the members on the path (`entry`, `changes`, `value`) are read where they stand and
+ * everything else is skipped, so each byte is looked at about once.
  *
  * @example
  * const spans = findChangeSpans(rawBody)
@@ -136,22 +163,17 @@ function member (buf: Buffer, i: number, name: string): Span | undefined {
  */
 export function findChangeSpans (body: Buffer): ChangeSpan[][] | undefined {
   try {
-    const root = skipWs(body, 0)
-    const entry = member(body, root, 'entry')
-    if (entry === undefined || body[entry.start] !== OPEN_ARRAY) return undefined
-    const out: ChangeSpan[][] = []
-    eachElement(body, entry.start, (entryStart) => {
-      const changes: ChangeSpan[] = []
-      out.push(changes)
-      if (body[entryStart] !== OPEN_OBJECT) return
-      const list = member(body, entryStart, 'changes')
-      if (list === undefined || body[list.start] !== OPEN_ARRAY) return
-      eachElement(body, list.start, (start, end) => {
-        const value = body[start] === OPEN_OBJECT ? member(body, start, 'value') : undefined
-        changes.push({ change: { start, end }, value })
-      })
+    let entries: ChangeSpan[][] | undefined
+    eachMember(body, skipWs(body, 0), (key, vStart) => {
+      if (key !== 'entry') return undefined
+      // A repeated key: the last one wins, as in JSON.parse.
+      if (body[vStart] !== OPEN_ARRAY) { entries = undefined; return undefined }
+      const list: ChangeSpan[][] = []
+      const vEnd = eachElement(body, vStart, (s) => readEntry(body, s, list))
+      entries = list
+      return vEnd
     })
-    return out
+    return entries
   } catch (err) {
     if (err instanceof ScanError || err instanceof SyntaxError) return undefined
     throw err

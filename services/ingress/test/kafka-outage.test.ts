@@ -19,7 +19,7 @@ import { APP_ID, APP_SECRET, metricValue, readIngressTopics, silentLogger, start
 
 const KAFKA_LOCAL = fileURLToPath(new URL('../../../infra/kafka/kafka-local.sh', import.meta.url))
 const run = promisify(execFile)
-const WEBHOOKS = 300
+const WEBHOOKS = 400
 /** Webhooks are started this far apart, so the stream spans the outage. */
 const SPACING_MS = 15
 

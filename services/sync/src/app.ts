@@ -2,6 +2,7 @@ import { pingDb, resolveApiKey, type Db, type TokenCipher } from '@coexist/db'
 import { createHttpApp, type HttpApp, type RateLimitOptions, type ReadinessCheck } from '@coexist/http'
 import type { Logger } from '@coexist/logger'
 import type { GraphClient } from '@coexist/meta'
+import { registerSyncMetrics } from './metrics.ts'
 import { accountsRoutes } from './routes/accounts.ts'
 import { recordsRoutes } from './routes/records.ts'
 
@@ -38,6 +39,8 @@ export async function buildApp (deps: SyncAppDeps): Promise<HttpApp> {
     rateLimit: deps.rateLimit,
     openapi: { title: 'Coexist sync', description: 'Accounts, coexistence onboarding and sync, conversations, messages and contacts' }
   })
+  const unsubscribe = registerSyncMetrics(app.metrics, deps.db)
+  app.addHook('onClose', async () => { unsubscribe() })
   await app.register(accountsRoutes, { db: deps.db, cipher: deps.cipher, graph: deps.graph, clock, onOnboarding: deps.onOnboarding })
   await app.register(recordsRoutes, { db: deps.db, clock })
   return app

@@ -17,6 +17,7 @@ import { SyncErrors } from '../errors.ts'
 import { ingestAccountUpdate } from '../ingest/account-update.ts'
 import { importHistory } from '../ingest/history.ts'
 import { ingestEchoes, ingestMessages, ingestStateSync } from '../ingest/live.ts'
+import { reportStored } from '../metrics.ts'
 import { createGroupCommitter } from './group-commit.ts'
 import type { NumberDirectory, NumberInfo } from '../ingest/number-directory.ts'
 import { ingestOutboundRequest, ingestOutboundResult } from '../ingest/outbound.ts'
@@ -86,18 +87,21 @@ interface Item<F extends PhoneField> { number: NumberInfo, value: WebhookValue<F
 function batched<F extends 'messages' | 'smb_message_echoes'> (deps: ConsumerDeps, field: F,
   ingest: (tx: Transaction<Database>, n: NumberInfo, v: WebhookValue<F>) => Promise<unknown>,
   merge: (values: Array<WebhookValue<F>>) => WebhookValue<F>) {
-  const write = async (tx: Transaction<Database>, items: Array<Item<F>>): Promise<void> => {
+  const write = async (tx: Transaction<Database>, items: Array<Item<F>>): Promise<number> => {
+    let stored = 0
     const byNumber = new Map<string, Array<Item<F>>>()
     for (const it of items) byNumber.set(it.number.phoneNumberId, [...(byNumber.get(it.number.phoneNumberId) ?? []), it])
     // Numbers in a stable order: concurrent batches lock rows in the same order.
     for (const id of [...byNumber.keys()].sort()) {
       const group = byNumber.get(id) as Array<Item<F>>
-      await ingest(tx, (group[0] as Item<F>).number, merge(group.map((g) => g.value)))
+      const r = await ingest(tx, (group[0] as Item<F>).number, merge(group.map((g) => g.value)))
+      stored += (r as { messages?: number } | undefined)?.messages ?? 0
     }
+    return stored
   }
   const committer = createGroupCommitter<Item<F>>({
-    runBatch: async (items) => { await inTransaction(deps, async (tx) => { await write(tx, items) }) },
-    runOne: async (item) => { await inTransaction(deps, async (tx) => { await write(tx, [item]) }) }
+    runBatch: async (items) => { reportStored(field, await inTransaction(deps, async (tx) => await write(tx, items))) },
+    runOne: async (item) => { reportStored(field, await inTransaction(deps, async (tx) => await write(tx, [item]))) }
   })
   return async (record: BusRecord<WebhookChange>): Promise<void> => {
     const value = parseWebhookChange(field, record.value)
@@ -131,7 +135,8 @@ function phoneScoped<F extends PhoneField> (deps: ConsumerDeps, field: F,
     const value = parseWebhookChange(field, record.value)
     const phoneNumberId = record.value.phoneNumberId !== '' ? record.value.phoneNumberId : (value as { metadata: { phone_number_id: string } }).metadata.phone_number_id
     const number = await numberOf(deps, phoneNumberId)
-    await inTransaction(deps, async (tx) => await ingest(tx, number, value, deps.clock()))
+    const r = await inTransaction(deps, async (tx) => await ingest(tx, number, value, deps.clock()))
+    reportStored(field, (r as { messages?: number } | undefined)?.messages ?? 0)
   }
 }
 

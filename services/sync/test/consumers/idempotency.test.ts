@@ -108,6 +108,11 @@ t.test('each webhook delivered three times, shuffled, gives exactly one row each
   t.same(dead.map((d) => d.headers['dead-letter-error-code']).sort(), ['SYNC_RECORD_INVALID', 'SYNC_UNKNOWN_NUMBER'])
   await env.caughtUp(env.groupId)
   const before = await snapshot(env.db)
+  const metrics = (await env.app.inject({ method: 'GET', url: '/metrics' })).body
+  t.match(metrics, /sync_outbox_pending 0/)
+  t.match(metrics, /sync_messages_stored_total\{field="messages"\} 22/, 'stored counts exclude duplicates')
+  t.match(metrics, /sync_consumer_records_total\{topic="[^"]*webhook\.history\.v1",outcome="ok"\} 15/, 'every delivery handled (4 chunks and a media webhook, three times each)')
+  t.match(metrics, /sync_dead_letters_total\{topic="[^"]*webhook\.messages\.v1",reason="handler"\} 2/, 'the invalid value and the unknown number')
 
   // Replay every topic from the start with a new group: nothing changes.
   await env.runtime?.stop()

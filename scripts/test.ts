@@ -8,7 +8,7 @@
  */
 import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -43,6 +43,16 @@ async function freePortPair (start: number): Promise<number> {
     if (!(await portOpen(p)) && !(await portOpen(p + 1))) return p
   }
   throw new Error(`no free port pair in ${start}..${start + 100} for the test broker`)
+}
+
+/** True when tap's built test class still loads @tapjs/typescript (or was never built). */
+function tapBuiltWithTypescriptPlugin (): boolean {
+  const pnpmDir = join(root, 'node_modules', '.pnpm')
+  const dirs = readdirSync(pnpmDir).filter((d) => d.startsWith('@tapjs+test@'))
+  return dirs.length === 0 || dirs.some((d) => {
+    const built = join(pnpmDir, d, 'node_modules', '@tapjs', 'test', 'test-built', 'dist', 'esm', 'index.js')
+    return !existsSync(built) || readFileSync(built, 'utf8').includes('@tapjs/typescript')
+  })
 }
 
 const cleanups: (() => Promise<void>)[] = []
@@ -88,8 +98,9 @@ try {
   }
 
   // Node strips TypeScript itself; tap's ts-node plugin is excluded in .taprc, which takes a
-  // `tap build` (`tap plugin list` reads the config, not what was built, so build every time).
-  spawnSync('pnpm', ['exec', 'tap', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] })
+  // `tap build`. `tap plugin list` reads the config, not the build, so look at what was built;
+  // building only when needed keeps concurrent runs in one tree from breaking each other.
+  if (tapBuiltWithTypescriptPlugin()) step('tap build (plugin set of .taprc)', 'pnpm', ['exec', 'tap', 'build'])
 
   const counts = await new Promise<{ pass: number, fail: number }>((resolve, reject) => {
     const child = spawn('pnpm', ['exec', 'tap', '--reporter=tap', ...tapArgs], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] })

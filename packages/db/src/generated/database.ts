@@ -390,6 +390,13 @@ export interface OutboundMessages {
   wamid: string | null;
 }
 
+export interface OutboundParked {
+  parked_at: Generated<Timestamp>;
+  partition: number;
+  phone_number_id: string;
+  token: string;
+}
+
 export interface OutboundRequests {
   accepted_at: Timestamp;
   message: Json;
@@ -494,6 +501,7 @@ export interface DB {
   number_lifecycle: NumberLifecycle;
   onboardings: Onboardings;
   outbound_messages: OutboundMessages;
+  outbound_parked: OutboundParked;
   outbound_requests: OutboundRequests;
   outbound_service_windows: OutboundServiceWindows;
   outbound_tenant_balances: OutboundTenantBalances;

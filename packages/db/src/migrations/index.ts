@@ -3,6 +3,7 @@ import * as m0001 from './0001-accounts.ts'
 import * as m0101 from './0101-sync.ts'
 import * as m0200 from './0200-outbound.ts'
 import * as m0201 from './0201-outbound-read-receipts.ts'
+import * as m0202 from './0202-outbound-parked.ts'
 import * as m0301 from './0301-billing.ts'
 
 /**
@@ -14,5 +15,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0101-sync': m0101,
   '0200-outbound': m0200,
   '0201-outbound-read-receipts': m0201,
+  '0202-outbound-parked': m0202,
   '0301-billing': m0301
 }

@@ -384,6 +384,7 @@ export interface OutboundMessages {
   request_hash: Buffer;
   sending_at: Timestamp | null;
   sent_at: Timestamp | null;
+  seq: Generated<Int8>;
   state: Generated<OutboundState>;
   tenant_id: string;
   updated_at: Generated<Timestamp>;

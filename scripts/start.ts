@@ -58,15 +58,57 @@ async function ensureDatabase (serverUrl: string, name: string): Promise<string>
   return u.toString()
 }
 
-async function waitReady (name: string, port: number, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
+async function waitFor (name: string, url: string, child: ChildProcess, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`)
-    const ok = await fetch(`http://127.0.0.1:${port}/health/ready`).then((r) => r.ok, () => false)
+    const ok = await fetch(url).then((r) => r.ok, () => false)
     if (ok) return
     await new Promise((r) => setTimeout(r, 300))
   }
-  throw new Error(`${name} was not ready on port ${port} within ${timeoutMs / 1000} s`)
+  throw new Error(`${name} was not ready at ${url} within ${timeoutMs / 1000} s`)
+}
+
+const SIM = `http://127.0.0.1:${SIMULATOR_PORT}`
+const SYNC = 'http://127.0.0.1:8081'
+/** The demo's numbers: one Cloud API number and two coexistence numbers (Brazil, +55). */
+const DEMO_NUMBERS = [1, 2, 3].map((k) => ({
+  phoneNumberId: `62000000000000${k}`,
+  wabaId: `31000000000000${k}`,
+  displayPhoneNumber: `551199990000${k}`,
+  mode: k === 1 ? 'cloud_api' as const : 'coexistence' as const
+}))
+
+async function call (method: string, url: string, key: string | undefined, body?: unknown): Promise<any> {
+  const res = await fetch(url, {
+    method,
+    headers: { ...(key !== undefined ? { authorization: `Bearer ${key}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body)
+  })
+  const text = await res.text()
+  if (!res.ok) throw new Error(`${method} ${url}: ${res.status} ${text.slice(0, 300)}`)
+  return text === '' ? undefined : JSON.parse(text)
+}
+
+/**
+ * The demo, through the public APIs only: the numbers are configured at the simulator (Meta's
+ * side), registered with Coexist by the admin key (a demo tenant, its WABAs and numbers with
+ * the simulator's tokens; coexistence numbers start onboarding), then the simulator plays
+ * traffic for them. Idempotent across restarts.
+ */
+async function startDemo (adminKey: string): Promise<{ tenantId: string, apiKey: string }> {
+  await call('POST', `${SIM}/_sim/numbers`, undefined, DEMO_NUMBERS)
+  const tenants = await call('GET', `${SYNC}/v1/tenants`, adminKey)
+  const list: { id: string, name: string }[] = Array.isArray(tenants) ? tenants : tenants.tenants ?? tenants.items ?? tenants.data ?? []
+  const tenantId = list.find((t) => t.name === 'Demo client')?.id ?? (await call('POST', `${SYNC}/v1/tenants`, adminKey, { name: 'Demo client' })).id
+  for (const n of DEMO_NUMBERS) {
+    const token = `sim-token-${n.phoneNumberId}`
+    await call('POST', `${SYNC}/v1/wabas?tenant_id=${tenantId}`, adminKey, { id: n.wabaId, name: `Demo WABA ${n.wabaId.slice(-1)}`, currency: 'USD', timezone: 'America/Sao_Paulo', access_token: token })
+    await call('POST', `${SYNC}/v1/numbers?tenant_id=${tenantId}`, adminKey, { id: n.phoneNumberId, waba_id: n.wabaId, display_phone_number: n.displayPhoneNumber, mode: n.mode, access_token: token })
+  }
+  const key = await call('POST', `${SYNC}/v1/tenants/${tenantId}/api-keys`, adminKey, { name: 'demo', roles: ['manage', 'send', 'read'] })
+  await call('POST', `${SIM}/_sim/scenario`, undefined, { numbers: DEMO_NUMBERS, inboundRate: 0.5, echoRate: 0.1, contactChangeRate: 0.02, usersPerNumber: 12, tickMs: 250, seed: 7 })
+  return { tenantId, apiKey: key.key ?? key.api_key ?? key.apiKey }
 }
 
 function launch (name: string, entry: string, env: NodeJS.ProcessEnv): ChildProcess {
@@ -123,24 +165,31 @@ try {
     children.push(child)
     child.once('exit', (code) => { if (!stopping) { log(`${s.name} exited (${code}); stopping the stack`); void shutdown(1) } })
   }
-  await Promise.all(SERVICES.map((s, i) => waitReady(s.name, s.port, children[i]!)))
+  await Promise.all(SERVICES.map((s, i) => waitFor(s.name, `http://127.0.0.1:${s.port}/health/ready`, children[i]!)))
 
   const [appId, appSecret] = (base.META_APP_SECRETS ?? '').split(',')[0]!.split(':')
   const sim = launch('simulator', join(root, 'packages', 'meta-simulator', 'src', 'main.ts'), {
     ...base,
     PORT: String(SIMULATOR_PORT),
-    SIM_DEMO: process.env.SIM_DEMO ?? '1',
+    SIM_DEMO: '0',
     SIM_WEBHOOK_URL: `http://127.0.0.1:8080/webhooks/meta/${appId}`,
     SIM_APP_ID: appId,
-    SIM_APP_SECRET: appSecret,
-    SIM_COEXIST_URLS: SERVICES.map((s) => `${s.name}=http://127.0.0.1:${s.port}`).join(',')
+    SIM_APP_SECRET: appSecret
   })
   children.push(sim)
+  sim.once('exit', (code) => { if (!stopping) { log(`simulator exited (${code}); stopping the stack`); void shutdown(1) } })
+  await waitFor('simulator', `${SIM}/_sim/numbers`, sim)
+  const demo = process.env.SIM_DEMO === '0' ? undefined : await startDemo(base.COEXIST_ADMIN_KEY!)
   log([
     'stack is up:',
     ...SERVICES.map((s) => `  ${s.name.padEnd(16)} http://127.0.0.1:${s.port}  (health, /metrics, /v1/openapi.json)`),
     `  simulator        http://127.0.0.1:${SIMULATOR_PORT}  (Graph API + /_sim/ control, demo mode)`,
     `  admin API key    ${base.COEXIST_ADMIN_KEY} (from ~/.cache/coexist/dev.env)`,
+    ...(demo !== undefined
+      ? [`  demo tenant      ${demo.tenantId}, API key ${demo.apiKey}`,
+          `                   numbers ${DEMO_NUMBERS.map((n) => `${n.phoneNumberId} (${n.mode})`).join(', ')}; the simulator plays their traffic`,
+          `  try              curl -H 'Authorization: Bearer ${demo.apiKey}' http://127.0.0.1:8081/v1/conversations`]
+      : []),
     '  Ctrl-C stops everything.'
   ].join('\n'))
 } catch (err) {

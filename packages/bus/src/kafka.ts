@@ -122,11 +122,19 @@ export async function ensureTopics (admin: Admin, registry: TopicRegistry, opts:
     // createTopics waits for leaders of what it created; check every topic we were given, as a
     // consumer that starts before its topic's metadata exists may sit without an assignment.
     for (;;) {
-      const { topics } = await admin.fetchTopicMetadata({ topics: names })
-      const notReady = topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0 || p.partitionErrorCode !== 0))
+      let notReady: string[]
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: names })
+        notReady = topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0 || p.partitionErrorCode !== 0)).map((t) => t.name)
+      } catch (err) {
+        // A topic another service just created can be listed before its metadata reached this
+        // broker ("does not host this topic-partition"): retriable until the deadline.
+        if ((err as { retriable?: boolean }).retriable !== true) throw err
+        notReady = names
+      }
       if (notReady.length === 0) break
       if (Date.now() > deadline) {
-        throw BusErrors.BUS_TOPICS_NOT_READY.create({ message: `topics without leaders: ${notReady.map((t) => t.name).join(', ')}` })
+        throw BusErrors.BUS_TOPICS_NOT_READY.create({ message: `topics without leaders: ${notReady.join(', ')}` })
       }
       await sleep(100)
     }

@@ -17,7 +17,9 @@ export class MigrationError extends CoexistError {
  * Safe to call from several processes at once (Kysely takes an advisory lock).
  */
 export async function migrateToLatest (db: Kysely<any>): Promise<MigrationResultSet> {
-  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS } })
+  // Each service numbers its migrations in its own range (01xx sync, 02xx outbound, 03xx billing),
+  // so a new sync migration can sort before an applied billing one: run such gaps too.
+  const migrator = new Migrator({ db, provider: { getMigrations: async () => MIGRATIONS }, allowUnorderedMigrations: true })
   const result = await migrator.migrateToLatest()
   if (result.error !== undefined) {
     const failed = result.results?.find((r) => r.status === 'Error')?.migrationName ?? 'unknown'

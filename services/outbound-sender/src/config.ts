@@ -26,8 +26,13 @@ export const outboundSection = z.object({
   OUTBOUND_COUNT_ECHOES: bool.default(true),
   /** Messages one recipient may get back to back before the 1 per 6 s pace (Meta tolerates up to 45). */
   OUTBOUND_PAIR_BURST: int(1, 45).default(20),
-  OUTBOUND_MAX_PENDING_PER_PARTITION: int(100, 1_000_000).default(20_000),
+  /** Requests held per partition before it is paused: how large a neighbour's backlog a number can look past. */
+  OUTBOUND_MAX_PENDING_PER_PARTITION: int(100, 1_000_000).default(12_000),
+  /** Requests held in memory over all partitions (≈ 5 KB each). */
+  OUTBOUND_MAX_HELD: int(100, 10_000_000).default(25_000),
   OUTBOUND_GRAPH_TIMEOUT_MS: int(1000, 120_000).default(30_000),
+  /** Keep-alive connections to the Graph API: sends in flight at once (≈ total rate × round trip). */
+  OUTBOUND_GRAPH_CONNECTIONS: int(1, 4096).default(256),
   OUTBOUND_GROUP_ID: z.string().min(1).default('outbound-sender'),
   OUTBOUND_INSTANCE_ID: z.string().min(1).optional()
 }).transform((e) => ({
@@ -45,7 +50,9 @@ export const outboundSection = z.object({
   traffic: { inbound: e.OUTBOUND_COUNT_INBOUND, echoes: e.OUTBOUND_COUNT_ECHOES },
   pairBurst: e.OUTBOUND_PAIR_BURST,
   maxPendingPerPartition: e.OUTBOUND_MAX_PENDING_PER_PARTITION,
+  maxHeld: e.OUTBOUND_MAX_HELD,
   graphTimeoutMs: e.OUTBOUND_GRAPH_TIMEOUT_MS,
+  graphConnections: e.OUTBOUND_GRAPH_CONNECTIONS,
   groupId: e.OUTBOUND_GROUP_ID,
   instanceId: e.OUTBOUND_INSTANCE_ID
 }))

@@ -38,7 +38,7 @@ await producer.connect()
 
 const metrics = new Registry()
 const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
-const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger, timeoutMs: config.outbound.graphTimeoutMs })
+const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger, timeoutMs: config.outbound.graphTimeoutMs, connections: config.outbound.graphConnections })
 const roles = config.outbound.roles
 
 const app = await buildApp({
@@ -65,6 +65,7 @@ if (roles !== 'api') {
     ...(config.outbound.instanceId !== undefined ? { instanceId: config.outbound.instanceId } : {}),
     traffic: config.outbound.traffic,
     maxPendingPerPartition: config.outbound.maxPendingPerPartition,
+    maxHeld: config.outbound.maxHeld,
     worker: { policy: config.outbound.policy, pairLimit: { burst: config.outbound.pairBurst } }
   })
 }

@@ -26,8 +26,15 @@ export interface OutboundRuntimeDeps {
   /** Names this process's traffic group (default host and pid). */
   instanceId?: string
   traffic?: TrafficOptions
-  /** Unfinished requests per partition before it is paused (the neighbour backlog a number can look past). Default 20,000. */
+  /** Unfinished requests per partition before it is paused (the neighbour backlog a number can look past). Default 12,000. */
   maxPendingPerPartition?: number
+  /**
+   * Requests the worker may hold in memory over all partitions (about 5 KB each with the Kafka
+   * client's share); past it the requests topic is paused until 80 % of that. Default 25,000.
+   */
+  maxHeld?: number
+  /** How often the worker learns the consumer's assignment (parked backlogs follow it), ms. Default 1000. */
+  assignmentPollMs?: number
   /** Which consumers run: the worker, the state consumer (windows, deliveries, balances), or both (default). */
   roles?: { worker?: boolean, state?: boolean }
   worker?: Omit<SendWorkerOptions, 'db' | 'graph' | 'numbers' | 'publishResult' | 'publishDeadLetter' | 'logger' | 'metrics'>
@@ -68,7 +75,9 @@ export async function startOutboundRuntime (deps: OutboundRuntimeDeps): Promise<
       ...common,
       groupId: group,
       handlers: requestHandlers(worker),
-      maxPendingPerPartition: deps.maxPendingPerPartition ?? 20_000,
+      maxPendingPerPartition: deps.maxPendingPerPartition ?? 12_000,
+      // Small fetches: the memory budget below is overshot by at most one fetch per partition.
+      maxBytesPerPartition: 256 * 1024,
       partitionsConsumedConcurrently: 8,
       // Give-backs settle at once; a longer wait only delays a rebalance.
       stopTimeoutMs: 5000
@@ -87,17 +96,42 @@ export async function startOutboundRuntime (deps: OutboundRuntimeDeps): Promise<
 
   const all = requests === undefined ? consumers : [requests, ...consumers]
   await Promise.all(all.map((c) => c.start()))
+
+  // The memory budget: stop fetching requests while the worker holds too many. And the
+  // assignment: parked backlogs of newly owned partitions are resumed from Postgres.
+  let budgetTimer: NodeJS.Timeout | undefined
+  let assignmentTimer: NodeJS.Timeout | undefined
+  if (requests !== undefined && worker !== undefined) {
+    const topic = deps.registry.topic('outbound.requests').name
+    const owned = (): number[] => requests?.assignments().find((a) => a.topic === topic)?.partitions ?? []
+    await worker.setAssignment(owned())
+    assignmentTimer = setInterval(() => { void worker?.setAssignment(owned()) }, deps.assignmentPollMs ?? 1000)
+    assignmentTimer.unref()
+    const maxHeld = deps.maxHeld ?? 25_000
+    const consumer = requests
+    const w = worker
+    let paused = false
+    budgetTimer = setInterval(() => {
+      const held = w.stats().held
+      if (!paused && held >= maxHeld) { consumer.pause(['outbound.requests']); paused = true } else if (paused && held <= maxHeld * 0.8) { consumer.resume(['outbound.requests']); paused = false }
+    }, 50)
+    budgetTimer.unref()
+  }
   deps.logger.info({ group, worker: roles.worker, state: roles.state }, 'outbound runtime started')
 
   return {
     worker,
     async stop () {
+      clearInterval(budgetTimer)
+      clearInterval(assignmentTimer)
       const stopping = requests?.stop()
       await worker?.drain()
       await stopping
       await Promise.all(consumers.map((c) => c.stop()))
     },
     async kill () {
+      clearInterval(budgetTimer)
+      clearInterval(assignmentTimer)
       const stopping = requests?.stop()
       worker?.kill()
       await stopping

@@ -17,8 +17,8 @@ export type ItemPhase = 'ready' | 'claiming' | 'inflight' | 'settling' | 'done'
 export interface LaneItem {
   readonly id: string
   readonly request: OutboundRequest
-  /** The Graph body (parsed once from the record). */
-  readonly body: Record<string, unknown>
+  /** The Graph body, parsed when the item is sent (a backlog holds only the record's bytes). */
+  body: Record<string, unknown> | undefined
   /** Window/pair key of the recipient; '' for mark-as-read. */
   readonly customer: string
   readonly isRead: boolean
@@ -43,6 +43,8 @@ export interface LaneItem {
   guardHandle: number | undefined
   /** Settles the consumer's handler: the record is finished (true) or abandoned (false). */
   finish: (finished: boolean) => void
+  /** Read back from Postgres (a parked backlog), not handed over by the consumer. */
+  fromDb: boolean
 }
 
 export interface LaneDeps {
@@ -74,6 +76,23 @@ export class Lane {
   timer: NodeJS.Timeout | undefined
   timerAt = Infinity
   lastActivity: number
+  /** Partition of the requests topic the number's records are on (when known). */
+  partition: number | undefined
+  /** The backlog beyond what the lane holds waits in Postgres (marker `parkToken`). */
+  parked = false
+  parkToken: string | undefined
+  parkPromise: Promise<boolean> | undefined
+  /** Records parked so far (a load that saw fewer rows than asked ends parking only if none came meanwhile). */
+  parkSeq = 0
+  loadingParked = false
+  /** The last load found no more rows and no record was parked since. */
+  drained = false
+  /** Unfinished items read back from Postgres. */
+  dbItems = 0
+  /** Aborted when the lane's partition is revoked: items read from Postgres stop with it. */
+  dbAbort = new AbortController()
+  /** Ids of the unfinished items (a record for one of them is a duplicate). */
+  readonly ids = new Set<string>()
   #throttle: NumberThrottle | undefined
   readonly #deps: LaneDeps
   #items: LaneItem[] = []
@@ -101,13 +120,15 @@ export class Lane {
 
   push (item: LaneItem): void {
     this.#items.push(item)
+    this.ids.add(item.id)
+    if (item.fromDb) this.dbItems++
     this.lastActivity = this.#deps.clock.now()
   }
 
   /** Unfinished items (waiting, in flight, being recorded). */
   get size (): number { return this.#items.length - this.#doneInList }
 
-  get idle (): boolean { return this.size === 0 && !this.claiming }
+  get idle (): boolean { return this.size === 0 && !this.claiming && !this.parked }
 
   /** Items not yet claimed (for draining and revocation). */
   waiting (): LaneItem[] { return this.#items.filter((i) => i.phase === 'ready') }
@@ -131,6 +152,8 @@ export class Lane {
   remove (item: LaneItem): void {
     if (item.phase === 'done') return
     item.phase = 'done'
+    this.ids.delete(item.id)
+    if (item.fromDb) this.dbItems--
     this.#doneInList++
     this.lastActivity = this.#deps.clock.now()
     // Compact once finished items dominate (they finish out of order).

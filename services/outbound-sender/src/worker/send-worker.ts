@@ -14,6 +14,7 @@
  * `state = 'accepted'` condition let exactly one through. Outcomes apply only to the attempt they
  * belong to.
  */
+import { randomUUID } from 'node:crypto'
 import { create } from '@bufbuild/protobuf'
 import type { MessageInitShape } from '@bufbuild/protobuf'
 import {
@@ -32,6 +33,7 @@ import {
   claimForSending, finishUnsent, getMessages, recordOutcomes, settleAbandoned,
   type AttemptOutcome, type MessageSummary, type StoredMetaError
 } from '../store/messages.ts'
+import { loadAccepted, parkedOn, parkNumber, unparkNumber } from '../store/parked.ts'
 import { Lane, type LaneItem } from './lane.ts'
 import { MicroBatcher } from './micro-batcher.ts'
 import type { NumberInfo } from './number-directory.ts'
@@ -45,6 +47,13 @@ export interface IncomingRequest {
   request: OutboundRequest
   /** Aborted when the partition is revoked: stop before dispatching. */
   signal: AbortSignal
+  /** When this worker was given the record's partition (ms since the epoch); default: when first seen. */
+  assignedAt?: number
+  /**
+   * The record's partition. With it, a lane holds only a few seconds of its number's backlog and
+   * parks the rest in Postgres (see `park`); without it, everything is held in memory.
+   */
+  partition?: number
 }
 
 export interface NumberSource {
@@ -71,6 +80,13 @@ export interface SendWorkerOptions {
   numberRefreshMs?: number
   /** A lane with nothing to do is dropped after this long (ms). */
   laneIdleMs?: number
+  /**
+   * How much of a number's backlog its lane holds in memory, in seconds of its limit (at least
+   * `laneMinHeld` requests); the rest is parked in Postgres. Small: memory stays flat whatever
+   * the backlogs, and a neighbour's backlog in the same partition never holds up the fetch.
+   */
+  laneHeldSeconds?: number
+  laneMinHeld?: number
   scanLimit?: number
   metrics?: Registry
 }
@@ -103,6 +119,18 @@ function metaErrorOf (err: unknown): StoredMetaError | undefined {
   return { code: m.metaCode, title: m.classification.title, message: m.message, details: m.details, fbtrace_id: m.fbtraceId, http_status: m.httpStatus }
 }
 
+/** The Graph body of a request record, or the parse error. */
+function parseBody (req: OutboundRequest): Record<string, unknown> | Error {
+  try {
+    const bytes = req.messageJson
+    const parsed: unknown = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return new Error('not an object')
+    return parsed as Record<string, unknown>
+  } catch (err) {
+    return err as Error
+  }
+}
+
 const errorCodeOf = (err: unknown): string => (err as { code?: unknown } | null)?.code !== undefined ? String((err as { code: unknown }).code) : 'UNCODED'
 
 export class SendWorker {
@@ -121,6 +149,8 @@ export class SendWorker {
   readonly #sweeper: NodeJS.Timeout
   #killed = false
   #draining = false
+  /** Partitions of the requests topic this worker owns (from the consumer; parked lanes resume there). */
+  #owned = new Set<number>()
   #inflight = 0
   #inflightWaiters: Array<() => void> = []
 
@@ -149,20 +179,17 @@ export class SendWorker {
     const req = incoming.request
     return new Promise<void>((resolve, reject) => {
       if (this.#killed || this.#draining) { reject(handBack()); return }
-      let body: Record<string, unknown>
-      try {
-        const parsed: unknown = JSON.parse(Buffer.from(req.messageJson).toString('utf8'))
-        if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object')
-        body = parsed as Record<string, unknown>
-      } catch (err) {
-        void this.#deadLetterUnsent(req, 'OUT_REQUEST_INVALID', `message_json is not a JSON object: ${(err as Error).message}`).then(() => resolve(), reject)
+      // Checked now, parsed again when sent: a backlog keeps only the record's bytes.
+      const parsed = parseBody(req)
+      if (parsed instanceof Error) {
+        void this.#deadLetterUnsent(req, 'OUT_REQUEST_INVALID', `message_json is not a JSON object: ${parsed.message}`).then(() => resolve(), reject)
         return
       }
-      const isRead = body.status === 'read'
+      const isRead = parsed.status === 'read'
       const item: LaneItem = {
         id: req.requestId,
         request: req,
-        body,
+        body: undefined,
         customer: isRead || req.recipient === '' ? '' : customerKey(req.recipient, req.recipientType === RecipientType.USER_ID ? 'user_id' : 'phone'),
         isRead,
         signal: incoming.signal,
@@ -174,16 +201,34 @@ export class SendWorker {
         firstDispatchAt: undefined,
         committed: undefined,
         guardHandle: undefined,
+        fromDb: false,
         finish: (finished) => { if (finished) resolve(); else reject(handBack()) }
       }
       const lane = this.#lane(req.phoneNumberId)
+      if (incoming.partition !== undefined) lane.partition = incoming.partition
       // A partition seen for the first time in this generation: the previous owner may have sent
       // from it moments ago, so its numbers keep quiet for one window.
       if (lane.generation !== incoming.signal) {
         lane.generation = incoming.signal
         let at = this.#assignedAt.get(incoming.signal)
-        if (at === undefined) { at = this.#clock.now(); this.#assignedAt.set(incoming.signal, at) }
+        if (at === undefined) {
+          // The assignment time on this worker's monotonic clock.
+          at = incoming.assignedAt === undefined ? this.#clock.now() : this.#clock.now() - Math.max(0, Date.now() - incoming.assignedAt)
+          this.#assignedAt.set(incoming.signal, at)
+        }
         lane.quietUntil = Math.max(lane.quietUntil, at + (this.#o.quietMs ?? 1000))
+      }
+      // Held already (read back from Postgres, or a duplicate record): that item finishes it.
+      if (lane.ids.has(req.requestId)) { resolve(); return }
+      if (incoming.partition !== undefined && (lane.parked || lane.size >= this.#heldCap(lane))) {
+        // Beyond what the lane holds: the row in Postgres is the queue; the record is finished
+        // once the number's parked marker is durable.
+        lane.parkSeq++
+        lane.drained = false
+        void this.#park(lane, incoming.partition).then((ok) => {
+          if (ok) { resolve(); this.#pump(lane) } else reject(handBack())
+        })
+        return
       }
       lane.push(item)
       if (!this.#watched.has(incoming.signal)) {
@@ -195,6 +240,110 @@ export class SendWorker {
       this.#metrics?.queued.inc()
       this.#pump(lane)
     })
+  }
+
+  /**
+   * The partitions of the requests topic this worker owns now (the runtime passes the consumer's
+   * assignment). Parked backlogs of newly owned partitions are resumed from Postgres; lanes of
+   * partitions given away drop what they hold (the new owner reads it from Kafka and Postgres).
+   */
+  async setAssignment (partitions: readonly number[]): Promise<void> {
+    const next = new Set(partitions)
+    const added = [...next].filter((p) => !this.#owned.has(p))
+    const removed = [...this.#owned].filter((p) => !next.has(p))
+    this.#owned = next
+    for (const lane of this.#lanes.values()) {
+      if (lane.partition === undefined || !removed.includes(lane.partition)) continue
+      lane.dbAbort.abort()
+      lane.dbAbort = new AbortController()
+      lane.parked = false
+      lane.parkToken = undefined
+      for (const item of lane.waiting()) { lane.remove(item); this.#metrics?.queued.dec(); item.finish(false) }
+    }
+    if (added.length === 0 || this.#killed || this.#draining) return
+    const rows = await this.#retrying(() => parkedOn(this.#o.db, added), 'parked')
+    for (const row of rows ?? []) {
+      if (!this.#owned.has(row.partition)) continue
+      const lane = this.#lane(row.phoneNumberId)
+      lane.partition = row.partition
+      lane.parked = true
+      lane.parkToken = row.token
+      lane.drained = false
+      // Its previous owner may have sent moments ago.
+      lane.quietUntil = Math.max(lane.quietUntil, this.#clock.now() + (this.#o.quietMs ?? 1000))
+      this.#pump(lane)
+    }
+  }
+
+  /** Requests a lane holds in memory before it parks the rest. */
+  #heldCap (lane: Lane): number {
+    const mps = lane.info?.throughputMps ?? 80
+    return Math.max(this.#o.laneMinHeld ?? 20, Math.ceil(mps * (this.#o.laneHeldSeconds ?? 2)))
+  }
+
+  /** Makes the lane's parked marker durable (once per parking episode); false when killed. */
+  #park (lane: Lane, partition: number): Promise<boolean> {
+    if (lane.parked && lane.parkPromise !== undefined) return lane.parkPromise
+    lane.parked = true
+    const token = randomUUID()
+    lane.parkToken = token
+    lane.parkPromise = this.#retrying(async () => { await parkNumber(this.#o.db, lane.phoneNumberId, partition, token); return true }, lane.phoneNumberId)
+      .then((ok) => ok === true)
+    return lane.parkPromise
+  }
+
+  /** Reads the next part of a parked backlog into the lane. */
+  async #loadParked (lane: Lane): Promise<void> {
+    lane.loadingParked = true
+    const seq = lane.parkSeq
+    const want = this.#heldCap(lane) - lane.size
+    const signal = lane.dbAbort.signal
+    try {
+      const requests = await this.#retrying(() => loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want), lane.phoneNumberId)
+      if (requests === undefined || signal.aborted || !lane.parked) return
+      for (const request of requests) {
+        if (lane.ids.has(request.requestId)) continue
+        lane.push(this.#dbItem(lane, request, signal))
+        this.#metrics?.queued.inc()
+      }
+      if (requests.length < want && seq === lane.parkSeq) lane.drained = true
+    } finally {
+      lane.loadingParked = false
+    }
+    this.#maybeUnpark(lane)
+    this.#pump(lane)
+  }
+
+  #dbItem (lane: Lane, request: OutboundRequest, signal: AbortSignal): LaneItem {
+    const isRead = request.recipient === '' && (parseBody(request) as { status?: unknown }).status === 'read'
+    return {
+      id: request.requestId,
+      request,
+      body: undefined,
+      customer: isRead || request.recipient === '' ? '' : customerKey(request.recipient, request.recipientType === RecipientType.USER_ID ? 'user_id' : 'phone'),
+      isRead,
+      signal,
+      phase: 'ready',
+      notBefore: 0,
+      attempt: 0,
+      failures: 0,
+      throttledFailures: 0,
+      firstDispatchAt: undefined,
+      committed: undefined,
+      guardHandle: undefined,
+      fromDb: true,
+      finish: () => {}
+    }
+  }
+
+  /** Ends parking once Postgres holds nothing more for the lane and it finished what it read. */
+  #maybeUnpark (lane: Lane): void {
+    if (!lane.parked || !lane.drained || lane.dbItems > 0 || lane.loadingParked) return
+    const token = lane.parkToken
+    lane.parked = false
+    lane.parkToken = undefined
+    lane.parkPromise = undefined
+    if (token !== undefined) void this.#retrying(() => unparkNumber(this.#o.db, lane.phoneNumberId, token), lane.phoneNumberId)
   }
 
   /** Traffic Meta counts against a number that the worker did not send (inbound messages, app echoes). */
@@ -311,6 +460,7 @@ export class SendWorker {
     }
     if (lane.infoLoadedAt === -Infinity) return
     const info = lane.info
+    if (lane.parked && !lane.loadingParked && !lane.drained && lane.size < this.#heldCap(lane) / 2) void this.#loadParked(lane)
     if (info === undefined || info.status !== 'active' || info.token === undefined) { this.#refuseAll(lane, info); return }
     const throttle = lane.throttle(info.throughputMps)
     const tokens = throttle.available()
@@ -378,10 +528,11 @@ export class SendWorker {
     if (item.customer !== '') lane.pairs.take(item.customer)
     this.#inflight++
     const graph = this.#o.graph
+    const body = item.body ?? (parseBody(item.request) as Record<string, unknown>)
     const call = item.isRead
-      ? graph.markAsRead(lane.phoneNumberId, token, String(item.body.message_id), { typingIndicator: item.body.typing_indicator !== undefined })
+      ? graph.markAsRead(lane.phoneNumberId, token, String(body.message_id), { typingIndicator: body.typing_indicator !== undefined })
         .then(() => undefined)
-      : graph.sendMessage(lane.phoneNumberId, token, item.body as SendMessageInput).then((r) => r.messages[0]?.id)
+      : graph.sendMessage(lane.phoneNumberId, token, body as SendMessageInput).then((r) => r.messages[0]?.id)
     call.then((wamid) => {
       this.#returned(lane, item)
       if (this.#killed) return
@@ -510,6 +661,7 @@ export class SendWorker {
     lane.remove(item)
     this.#metrics?.queued.dec()
     item.finish(finished)
+    if (item.fromDb) this.#maybeUnpark(lane)
     if (!this.#killed) this.#pump(lane)
   }
 
@@ -675,6 +827,15 @@ export class SendWorker {
   /** A partition was revoked: drop its records that are not in flight (the new owner sends them). */
   #revokeAll (signal: AbortSignal): void {
     for (const lane of this.#lanes.values()) {
+      if (lane.generation === signal) {
+        // What it read back from Postgres goes too: the new owner resumes the parked backlog.
+        lane.dbAbort.abort()
+        lane.dbAbort = new AbortController()
+        lane.parked = false
+        lane.parkToken = undefined
+        lane.parkPromise = undefined
+        for (const item of lane.waiting()) if (item.fromDb) { lane.remove(item); this.#metrics?.queued.dec() }
+      }
       for (const item of lane.waiting()) if (item.signal === signal) { lane.remove(item); this.#metrics?.queued.dec(); item.finish(false) }
     }
   }

@@ -4,7 +4,7 @@ import { sql } from '@coexist/db'
 import { NumberDirectory } from '../../src/worker/number-directory.ts'
 import { SendWorker, type OutboundDeadLetterInit, type OutboundResultInit, type SendWorkerOptions } from '../../src/worker/send-worker.ts'
 import {
-  acceptDirect, addNumber, maxInWindow, openWindow, phone, silentLogger, templateTo, testDb, testGraph, testSimulator, textTo,
+  acceptDirect, addNumber, maxInWindow, openWindow, phone, silentLogger, templateTo, testDb, testGraph, testSimulator, textTo, until,
   type TestDb
 } from '../helpers.ts'
 import type { RunningSimulator } from '@coexist/meta-simulator'
@@ -230,4 +230,52 @@ t.test('kill mid-run, start again with the same records: every request sent, non
   const st = await states(tdb)
   t.equal((st.sent ?? 0) + (st.unknown ?? 0), 60, 'every request settled')
   t.equal(sent.length, 60, `every request reached Meta (unknown outcomes: ${st.unknown ?? 0})`)
+})
+
+t.test('a backlog beyond what the lane holds is parked in Postgres and sent from there, in order', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim, { mps: 200 })
+  const records = await acceptDirect(tdb.db, n.tenantId, Array.from({ length: 60 }, (_, i) => ({ ...templateTo(n.phoneNumberId, phone()), template: { name: `t_${i}`, language: { code: 'en' } } })))
+  const h = harness(t, tdb, sim, { laneMinHeld: 5, laneHeldSeconds: 0.01 })
+  let maxHeld = 0
+  const watch = setInterval(() => { maxHeld = Math.max(maxHeld, h.worker.stats().held) }, 2)
+  t.teardown(() => clearInterval(watch))
+  const partition = new AbortController()
+  const finished = await Promise.allSettled(records.map((request) => h.worker.handle({ request, signal: partition.signal, partition: 3 })))
+  t.ok(finished.every((f) => f.status === 'fulfilled'), 'every record finished (parked ones at once)')
+  const marker = await tdb.db.selectFrom('outbound_parked').select(['partition']).where('phone_number_id', '=', n.phoneNumberId).executeTakeFirst()
+  t.same(marker, { partition: 3 }, 'the number is marked parked on its partition')
+  await until(() => sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length === 60, 10_000, 'all sent')
+  const names = sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.map((a) => (a.body as { template: { name: string } }).template.name)
+  t.same(names, records.map((_, i) => `t_${i}`), 'in acceptance order')
+  t.ok(maxHeld <= 12, `at most a few held in memory (${maxHeld})`)
+  await until(async () => (await tdb.db.selectFrom('outbound_parked').select('phone_number_id').execute()).length === 0, 5000, 'marker removed')
+  t.same(await states(tdb), { sent: 60 })
+})
+
+t.test('parked backlogs resume on the worker that owns their partition after a restart', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim, { mps: 20 })
+  const records = await acceptDirect(tdb.db, n.tenantId, Array.from({ length: 40 }, () => templateTo(n.phoneNumberId, phone())))
+  const first = harness(t, tdb, sim, { laneMinHeld: 5, laneHeldSeconds: 0.01, quietMs: 5000 })
+  const partition = new AbortController()
+  // The quiet period keeps the first worker from sending: it only parks, then dies.
+  await Promise.race([Promise.allSettled(records.map((request) => first.worker.handle({ request, signal: partition.signal, partition: 7 }))), new Promise((resolve) => setTimeout(resolve, 500))])
+  first.worker.kill()
+  partition.abort()
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length, 0)
+  // No record is delivered again (their offsets were committed): only the marker brings them back.
+  const second = harness(t, tdb, sim, { laneMinHeld: 5, laneHeldSeconds: 0.01 })
+  await second.worker.setAssignment([1, 2])
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length, 0, 'not on a worker that does not own partition 7')
+  await second.worker.setAssignment([1, 2, 7])
+  // Five were held in memory by the dead worker: their records come back from Kafka.
+  await second.feed(records.slice(0, 5))
+  await until(() => sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length === 40, 10_000, 'all sent')
+  const sent = sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted
+  t.equal(new Set(sent.map((s) => s.to)).size, 40, 'none twice')
+  await until(async () => (await tdb.db.selectFrom('outbound_parked').select('phone_number_id').execute()).length === 0, 5000, 'marker removed')
 })

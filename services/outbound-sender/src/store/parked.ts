@@ -1,0 +1,59 @@
+/**
+ * outbound_parked: numbers whose backlog waits in Postgres rather than in the worker's memory.
+ * The records of parked requests are finished (committed) at once; the rows in outbound_messages
+ * are the queue, read back in acceptance order as the number's lane drains.
+ */
+import { create } from '@bufbuild/protobuf'
+import { OutboundRequestSchema, RecipientType, type OutboundRequest } from '@coexist/contracts'
+import { sql, type DbExecutor } from '@coexist/db'
+
+/** Marks a number parked (episode `token`, requests-topic `partition`); durable once resolved. */
+export async function parkNumber (db: DbExecutor, phoneNumberId: string, partition: number, token: string): Promise<void> {
+  await db.insertInto('outbound_parked').values({ phone_number_id: phoneNumberId, partition, token })
+    .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ partition, token, parked_at: sql`now()` }))
+    .execute()
+}
+
+/** Removes the marker of episode `token` (a newer episode's marker stays). */
+export async function unparkNumber (db: DbExecutor, phoneNumberId: string, token: string): Promise<void> {
+  await db.deleteFrom('outbound_parked').where('phone_number_id', '=', phoneNumberId).where('token', '=', token).execute()
+}
+
+/** Parked numbers of these partitions. */
+export async function parkedOn (db: DbExecutor, partitions: readonly number[]): Promise<Array<{ phoneNumberId: string, partition: number, token: string }>> {
+  if (partitions.length === 0) return []
+  const rows = await db.selectFrom('outbound_parked').select(['phone_number_id', 'partition', 'token'])
+    .where('partition', 'in', [...partitions]).execute()
+  return rows.map((r) => ({ phoneNumberId: r.phone_number_id, partition: r.partition, token: r.token }))
+}
+
+/**
+ * The next `limit` accepted requests of a number in acceptance order, leaving out those already held,
+ * as request records (the same shape the requests topic carries).
+ */
+export async function loadAccepted (db: DbExecutor, phoneNumberId: string, heldIds: readonly string[], limit: number): Promise<OutboundRequest[]> {
+  if (limit <= 0) return []
+  const rows = await sql<{
+    id: string, tenant_id: string, recipient: string, recipient_type: string, idempotency_key: string | null,
+    body: unknown, is_template: boolean, category_hint: string | null, accepted_at: Date
+  }>`
+    SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
+    FROM outbound_messages
+    WHERE phone_number_id = ${phoneNumberId} AND state = 'accepted'
+      AND id <> ALL(${[...heldIds]}::uuid[])
+    ORDER BY seq
+    LIMIT ${limit}`.execute(db)
+  return rows.rows.map((r) => create(OutboundRequestSchema, {
+    requestId: r.id,
+    tenantId: r.tenant_id,
+    phoneNumberId,
+    recipient: r.recipient,
+    recipientType: r.recipient_type === 'user_id' ? RecipientType.USER_ID : RecipientType.PHONE,
+    idempotencyKey: r.idempotency_key ?? '',
+    messageJson: Buffer.from(JSON.stringify(r.body)),
+    isTemplate: r.is_template,
+    categoryHint: r.category_hint ?? '',
+    acceptedAt: BigInt(new Date(r.accepted_at).getTime()),
+    attempt: 1
+  }))
+}

@@ -1,0 +1,292 @@
+/**
+ * The body of `pnpm bench outbound` (tests/bench/outbound.bench.ts): the outbound sender against the simulator with real Kafka and Postgres.
+ *
+ * 1. Mixed run: 500 numbers at 5 / 20 / 80 / 1,000 MPS, every one with a backlog accepted through
+ *    the API beforehand; then the worker (the real service process, `OUTBOUND_ROLES=worker`,
+ *    heap sized for a 256 MB container) sends it all. Per limit class: achieved rate / limit,
+ *    the highest count in any one-second window at the simulator / limit, 130429s received.
+ *    Totals: sends/s, sends per CPU-second of the worker process, its peak RSS.
+ * 2. Neighbour: unloaded 80-MPS numbers get a trickle of messages; p99 queueing delay (202 →
+ *    arrival at Meta) alone, then with a 10,000-message backlog on a 5-MPS neighbour in the same
+ *    (single) partition. Ratio of the two.
+ *
+ * Prints figures, asserts nothing. Sizes: BENCH_SECONDS (backlog per number, in seconds of its
+ * limit; default 20), BENCH_NEIGHBOUR_BACKLOG (default 10000).
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
+import { createApiKey, createDb, createPhoneNumber, createTenant, createTokenCipher, upsertWaba } from '@coexist/db'
+import { createLogger } from '@coexist/logger'
+import { maxCountInWindow, startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
+const NEIGHBOUR_BACKLOG = Number(process.env.BENCH_NEIGHBOUR_BACKLOG ?? 10_000)
+/** `mixed`, `neighbour` or both (default). */
+const PHASES = (process.env.BENCH_PHASES ?? 'mixed,neighbour').split(',')
+const CLASSES = [
+  { mps: 5, numbers: 450 },
+  { mps: 20, numbers: 40 },
+  { mps: 80, numbers: 9 },
+  { mps: 1000, numbers: 1 }
+] as const
+
+const url = process.env.DATABASE_URL as string
+const brokers = process.env.KAFKA_BROKERS as string
+const root = fileURLToPath(new URL('../../../../', import.meta.url))
+const main = `${root}services/outbound-sender/src/main.ts`
+const logger = createLogger({ level: 'silent' })
+const ADMIN_KEY = 'bench-admin-key-0123456789'
+const keyBytes = randomBytes(32)
+const db = createDb(url, { max: 4 })
+const cipher = createTokenCipher({ current: keyBytes })
+const sim: RunningSimulator = await startSimulator({ port: 0, logger })
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+const pct = (x: number): string => `${(x * 100).toFixed(1)} %`
+const quantile = (xs: number[], q: number): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN }
+
+async function freePort (): Promise<number> {
+  return await new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const p = (s.address() as { port: number }).port; s.close(() => resolve(p)) }) })
+}
+
+// ---- accounts -------------------------------------------------------------------------------
+
+const tenant = await createTenant(db, { name: 'bench' })
+const wabaId = '310000000000777'
+await upsertWaba(db, { id: wabaId, tenantId: tenant.id })
+const apiKey = (await createApiKey(db, { tenantId: tenant.id, name: 'bench', roles: ['send', 'read'] })).key
+let seq = 0
+async function addNumber (mps: number): Promise<string> {
+  const id = `62${String(7_000_000_000_000 + ++seq)}`
+  const token = `EAAGbench${randomBytes(8).toString('hex')}`
+  await createPhoneNumber(db, cipher, { id, tenantId: tenant.id, wabaId, displayPhoneNumber: `+1 555 ${seq}`, mode: mps <= 20 && mps !== 5 ? 'coexistence' : 'cloud_api', throughputMps: mps, accessToken: token })
+  sim.control.configureNumber({ phoneNumberId: id, wabaId, displayPhoneNumber: `1555${String(seq).padStart(7, '0')}`, mps, accessToken: token, window: 'off', statuses: { upTo: 'none' }, pairLimit: { enabled: true } })
+  return id
+}
+
+// ---- the service process ----------------------------------------------------------------------
+
+interface Service { proc: ChildProcess, base: string, stop: () => Promise<void> }
+
+async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): Promise<Service> {
+  const port = await freePort()
+  const proc = spawn(process.execPath, ['--max-old-space-size=176', '--max-semi-space-size=16', main], {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATABASE_URL: url,
+      KAFKA_BROKERS: brokers,
+      KAFKA_TOPIC_PREFIX: prefix,
+      META_GRAPH_URL: sim.graphUrl,
+      META_GRAPH_VERSION: sim.graphVersion,
+      COEXIST_ENCRYPTION_KEY: keyBytes.toString('base64'),
+      COEXIST_ADMIN_KEY: ADMIN_KEY,
+      LOG_LEVEL: 'warn',
+      OUTBOUND_ROLES: roles,
+      OUTBOUND_GROUP_ID: `bench-${prefix}`,
+      // Only our own sends: no inbound traffic in this run.
+      OUTBOUND_COUNT_INBOUND: 'false',
+      OUTBOUND_COUNT_ECHOES: 'false'
+    },
+    stdio: ['ignore', 'inherit', 'inherit']
+  })
+  const base = `http://127.0.0.1:${port}`
+  const deadline = Date.now() + 60_000
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`service exited with ${proc.exitCode}`)
+    try { if ((await fetch(`${base}/health/ready`)).ok) break } catch { /* not up yet */ }
+    if (Date.now() > deadline) throw new Error('service not ready in 60 s')
+    await sleep(100)
+  }
+  return {
+    proc,
+    base,
+    stop: async () => {
+      if (proc.exitCode !== null) return
+      const exited = new Promise((resolve) => proc.once('exit', resolve))
+      proc.kill('SIGTERM')
+      await Promise.race([exited, sleep(30_000)])
+      if (proc.exitCode === null) proc.kill('SIGKILL')
+    }
+  }
+}
+
+/** CPU seconds (user + system) and peak RSS (MB) of a process, from /proc. */
+function procStats (pid: number): { cpuSeconds: number, peakRssMb: number, rssMb: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14, 15)
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+  const kb = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
+  return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 }
+}
+
+async function post (svc: Service, path: string, body: unknown): Promise<{ status: number, json: any }> {
+  const res = await fetch(`${svc.base}${path}`, { method: 'POST', headers: { authorization: `Bearer ${apiKey}`, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+  return { status: res.status, json: await res.json() }
+}
+
+const template = (phoneNumberId: string, i: number): unknown => ({
+  phone_number_id: phoneNumberId, to: `+55119${String(i).padStart(8, '0')}`, type: 'template', template: { name: 'order_update', language: { code: 'pt_BR' } }
+})
+
+/** Accepts `count` templates for a number through the batch API (distinct recipients). */
+async function enqueue (svc: Service, phoneNumberId: string, count: number, offset: number): Promise<void> {
+  for (let done = 0; done < count; done += 500) {
+    const n = Math.min(500, count - done)
+    const r = await post(svc, '/v1/messages/batch', { messages: Array.from({ length: n }, (_, i) => template(phoneNumberId, offset + done + i)) })
+    if (r.status !== 207 || r.json.accepted !== n) throw new Error(`batch: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`)
+  }
+}
+
+// ---- 1. mixed run ---------------------------------------------------------------------------
+
+async function mixedRun (): Promise<void> {
+console.log(`outbound bench: ${CLASSES.reduce((s, c) => s + c.numbers, 0)} numbers (${CLASSES.map((c) => `${c.numbers} at ${c.mps} MPS`).join(', ')}), backlog = ${SECONDS} s of each limit`)
+const numbers: Array<{ id: string, mps: number, backlog: number }> = []
+for (const c of CLASSES) for (let i = 0; i < c.numbers; i++) numbers.push({ id: await addNumber(c.mps), mps: c.mps, backlog: c.mps * SECONDS })
+const total = numbers.reduce((s, n) => s + n.backlog, 0)
+
+const prefix1 = `bench${randomBytes(3).toString('hex')}.`
+const api = await startService(prefix1, 'api')
+let t0 = performance.now()
+// The backlog as if it had built up over SECONDS: second by second, each number its limit's worth,
+// so every partition holds all of its numbers' traffic interleaved in time.
+const items: Array<{ id: string, i: number }> = []
+for (let sec = 0; sec < SECONDS; sec++) for (const n of numbers) for (let k = 0; k < n.mps; k++) items.push({ id: n.id, i: sec * n.mps + k })
+let next = 0
+await Promise.all(Array.from({ length: 4 }, async () => {
+  for (;;) {
+    const chunk = items.slice(next, next + 500)
+    next += 500
+    if (chunk.length === 0) return
+    const r = await post(api, '/v1/messages/batch', { messages: chunk.map((x) => template(x.id, x.i)) })
+    if (r.status !== 207 || r.json.accepted !== chunk.length) throw new Error(`batch: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`)
+  }
+}))
+const acceptSeconds = (performance.now() - t0) / 1000
+await api.stop()
+console.log(`accepted ${total} requests through the batch API in ${acceptSeconds.toFixed(1)} s (${Math.round(total / acceptSeconds)} per s)`)
+
+const sinceSeq = sim.control.sends({ withoutBodies: true }).lastSeq
+const worker = await startService(prefix1, 'worker')
+const cpu0 = procStats(worker.proc.pid as number).cpuSeconds
+let peakRss = 0
+t0 = performance.now()
+const deadline = Date.now() + 150_000
+let polled = sinceSeq
+let sent = 0
+for (;;) {
+  const s = procStats(worker.proc.pid as number)
+  peakRss = Math.max(peakRss, s.peakRssMb)
+  // Only what arrived since the last look: the simulator shares this process's event loop.
+  const r = sim.control.sends({ since: polled, withoutBodies: true })
+  sent += r.accepted.length
+  polled = r.lastSeq
+  if (sent >= total || Date.now() > deadline) break
+  await sleep(500)
+}
+const cpu1 = procStats(worker.proc.pid as number)
+peakRss = Math.max(peakRss, cpu1.peakRssMb)
+await worker.stop()
+
+const report = sim.control.sends({ since: sinceSeq, withoutBodies: true })
+const byNumber = new Map<string, number[]>()
+for (const a of report.accepted as Array<{ phoneNumberId: string, at: number }>) { const l = byNumber.get(a.phoneNumberId) ?? []; l.push(a.at); byNumber.set(a.phoneNumberId, l) }
+const firstAt = Math.min(...report.accepted.map((a) => a.at))
+const lastAt = Math.max(...report.accepted.map((a) => a.at))
+for (const c of CLASSES) {
+  const ids = numbers.filter((n) => n.mps === c.mps).map((n) => n.id)
+  const rates: number[] = []
+  let peak = 0
+  for (const id of ids) {
+    const times = (byNumber.get(id) ?? []).sort((a, b) => a - b)
+    if (times.length > 1) rates.push((times.length - 1) / (((times[times.length - 1] as number) - (times[0] as number)) / 1000))
+    peak = Math.max(peak, maxCountInWindow(times, 1000))
+  }
+  const throttled = report.rejected.filter((r) => r.code === 130429 && ids.includes(r.phoneNumberId)).length
+  const mean = rates.reduce((s, r) => s + r, 0) / Math.max(1, rates.length)
+  console.log(`${c.mps} MPS (${ids.length} numbers): achieved rate / limit ${pct(mean / c.mps)} (lowest number ${pct(Math.min(...rates) / c.mps)})`)
+  console.log(`${c.mps} MPS: highest count in any 1 s window / limit ${pct(peak / c.mps)}`)
+  console.log(`${c.mps} MPS: 130429 received ${throttled}`)
+}
+const sendSeconds = (lastAt - firstAt) / 1000
+const cpuSeconds = cpu1.cpuSeconds - cpu0
+console.log(`sent ${report.accepted.length} of ${total} in ${sendSeconds.toFixed(1)} s`)
+console.log(`total sends/s ${Math.round(report.accepted.length / sendSeconds)}`)
+console.log(`sends per CPU-second of the worker ${Math.round(report.accepted.length / cpuSeconds)} (${cpuSeconds.toFixed(1)} CPU-s)`)
+console.log(`worker peak RSS ${peakRss.toFixed(0)} MB`)
+console.log(`other rejections ${report.rejected.filter((r) => r.code !== 130429).length}`)
+}
+
+// ---- 2. neighbour -----------------------------------------------------------------------------
+
+/** p99 delay (ms) from 202 to arrival at Meta of a trickle to `ids`, `perSecond` each for `seconds`. */
+async function trickle (svc: Service, ids: string[], perSecond: number, seconds: number): Promise<number[]> {
+  const accepted = new Map<string, number>()
+  const start = sim.control.sends({ withoutBodies: true }).lastSeq
+  const ticks = perSecond * seconds
+  let i = 0
+  for (let k = 0; k < ticks; k++) {
+    const tickAt = performance.now()
+    await Promise.all(ids.map(async (id) => {
+      const to = `+55118${String(++i).padStart(8, '0')}`
+      const r = await post(svc, '/v1/messages', { ...(template(id, 0) as object), to })
+      if (r.status !== 202) throw new Error(`send: ${r.status}`)
+      accepted.set(`${id}|${to.replace(/\D/g, '')}`, performance.timeOrigin + performance.now())
+    }))
+    await sleep(Math.max(0, 1000 / perSecond - (performance.now() - tickAt)))
+  }
+  await sleep(2000)
+  const delays: number[] = []
+  for (const a of sim.control.sends({ since: start, withoutBodies: true }).accepted) {
+    const at = accepted.get(`${a.phoneNumberId}|${a.waId}`)
+    if (at !== undefined) delays.push(a.at - at)
+  }
+  return delays
+}
+
+async function singlePartitionPrefix (): Promise<string> {
+  const prefix = `bench${randomBytes(3).toString('hex')}.`
+  const kafka = createKafka({ brokers: brokers.split(','), clientId: 'outbound-bench', logger })
+  const admin = kafka.admin()
+  await admin.connect()
+  await ensureTopics(admin, createTopicRegistry({ prefix, partitions: 1 }))
+  await admin.disconnect()
+  return prefix
+}
+
+async function neighbourRun (): Promise<void> {
+const unloaded = [await addNumber(80), await addNumber(80), await addNumber(80), await addNumber(80)]
+const neighbour = await addNumber(5)
+
+let svc = await startService(await singlePartitionPrefix(), 'all')
+await sleep(1500)
+const alone = await trickle(svc, unloaded, 10, 8)
+await svc.stop()
+
+svc = await startService(await singlePartitionPrefix(), 'all')
+await enqueue(svc, neighbour, NEIGHBOUR_BACKLOG, 0)
+await sleep(1500)
+const behind = await trickle(svc, unloaded, 10, 8)
+const neighbourSent = sim.control.sends({ phoneNumberId: neighbour, withoutBodies: true }).accepted.length
+await svc.stop()
+
+const p99Alone = quantile(alone, 0.99)
+const p99Behind = quantile(behind, 0.99)
+console.log(`unloaded 80-MPS numbers, p99 queueing delay alone ${p99Alone.toFixed(1)} ms (p50 ${quantile(alone, 0.5).toFixed(1)} ms, ${alone.length} messages)`)
+console.log(`unloaded 80-MPS numbers, p99 queueing delay beside a ${NEIGHBOUR_BACKLOG}-message backlog in the same partition ${p99Behind.toFixed(1)} ms (p50 ${quantile(behind, 0.5).toFixed(1)} ms, ${behind.length} messages; neighbour sent ${neighbourSent} at 5 MPS meanwhile)`)
+console.log(`p99 queueing delay ratio (with / without neighbour backlog) ${(p99Behind / p99Alone).toFixed(2)}`)
+}
+
+if (PHASES.includes('mixed')) await mixedRun()
+if (PHASES.includes('neighbour')) await neighbourRun()
+
+await sim.close()
+await db.destroy()
+process.exit(0)

@@ -1,0 +1,6 @@
+/**
+ * `@coexist/billing`: what other workspace packages (the cross-service tests) start in-process,
+ * the same functions `main.ts` uses.
+ */
+export { buildApp, type BillingAppDeps } from './app.ts'
+export { startBillingRuntime, type BillingRuntime, type BillingRuntimeDeps } from './runtime.ts'

@@ -32,7 +32,7 @@ const db = createDb(url, { max: 2 })
 const wait = async (check: () => Promise<boolean>, what: string, timeoutMs = 600_000, everyMs = 100): Promise<void> => {
   const deadline = Date.now() + timeoutMs
   while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out: ${what}`)
+    if (Date.now() > deadline) throw new Error(`timed out: ${what} (now ${Date.now()}, deadline ${deadline})`)
     await new Promise((resolve) => setTimeout(resolve, everyMs))
   }
 }

@@ -20,7 +20,7 @@ export interface ConsumerDeps {
 
 const RETRY: Partial<RetryPolicy> = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000, exhausted: 'retry-forever' }
 /** Records of one partition in flight at once (they wait together in the batcher). */
-const CONCURRENCY = 512
+const CONCURRENCY = 1000
 
 /** SQLSTATE classes that mean "this data can never be written" rather than "try again". */
 const PERMANENT_SQL = /^(22|23|42)/

@@ -1,8 +1,9 @@
 // Group commit for the consumers: every record's handler submits its facts and waits; facts that
 // arrive while a transaction runs (or within `lingerMs`) go into the next one. A handler resolves
 // only after the transaction holding its facts committed, so the bus commits its offset after
-// the database (never before). One transaction runs at a time per process: no lock waits between
-// our own batches, and a batch is large enough that Postgres work per fact stays small.
+// the database (never before). Up to `maxInFlight` transactions run at once (default 2): while
+// one waits for Postgres (row locks, commit) the next is prepared; they lock lines in the same
+// (wamid) order, so they can wait for each other but not deadlock.
 import type { Logger } from '@coexist/logger'
 import type { Fact } from './facts.ts'
 
@@ -16,10 +17,12 @@ export interface FactBatcherOptions {
   /** Applies one batch in one transaction. */
   apply: (facts: Fact[]) => Promise<unknown>
   logger: Logger
-  /** Most facts per transaction. Default 4000. */
+  /** Most facts per transaction. Default 5000. */
   maxFacts?: number
   /** How long an idle batcher gathers before a transaction, ms. Default 2. */
   lingerMs?: number
+  /** Transactions running at once. Default 2. */
+  maxInFlight?: number
   /** Called after each committed batch (e.g. to kick the outbox relay). */
   afterCommit?: () => void
 }
@@ -28,11 +31,11 @@ export class FactBatcher {
   readonly #opts: Required<Omit<FactBatcherOptions, 'afterCommit'>> & Pick<FactBatcherOptions, 'afterCommit'>
   #queue: Waiter[] = []
   #queued = 0
-  #running: Promise<void> | undefined
+  readonly #running = new Set<Promise<void>>()
   #timer: NodeJS.Timeout | undefined
 
   constructor (opts: FactBatcherOptions) {
-    this.#opts = { maxFacts: 4000, lingerMs: 2, ...opts }
+    this.#opts = { ...opts, maxFacts: opts.maxFacts ?? 5000, lingerMs: opts.lingerMs ?? 2, maxInFlight: Math.max(1, opts.maxInFlight ?? 2) }
   }
 
   /** Resolves once `facts` are committed; rejects when their transaction failed. */
@@ -47,21 +50,24 @@ export class FactBatcher {
 
   /** Resolves when everything submitted so far is committed (or failed). */
   async flush (): Promise<void> {
-    while (this.#running !== undefined || this.#queue.length > 0) {
-      if (this.#running === undefined) this.#drain()
-      await this.#running
+    while (this.#running.size > 0 || this.#queue.length > 0) {
+      if (this.#running.size === 0) this.#drain()
+      await Promise.race(this.#running)
     }
   }
 
   #schedule (): void {
-    if (this.#running !== undefined) return // the running batch drains the queue when it ends
+    // A full batch goes at once if a slot is free (a backlog runs transactions side by side);
+    // a partial one waits for the running transaction to end, or lingers when none runs.
+    if (this.#running.size >= this.#opts.maxInFlight) return
     if (this.#queued >= this.#opts.maxFacts) { this.#drain(); return }
+    if (this.#running.size > 0) return
     this.#timer ??= setTimeout(() => { this.#timer = undefined; this.#drain() }, this.#opts.lingerMs)
   }
 
   #drain (): void {
     if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
-    if (this.#running !== undefined || this.#queue.length === 0) return
+    if (this.#running.size >= this.#opts.maxInFlight || this.#queue.length === 0) return
     const batch: Waiter[] = []
     let n = 0
     while (this.#queue.length > 0 && (batch.length === 0 || n + this.#queue[0]!.facts.length <= this.#opts.maxFacts)) {
@@ -70,15 +76,19 @@ export class FactBatcher {
       n += w.facts.length
     }
     this.#queued -= n
-    this.#running = this.#run(batch).finally(() => {
-      this.#running = undefined
+    const p: Promise<void> = this.#run(batch).finally(() => {
+      this.#running.delete(p)
       if (this.#queue.length > 0) this.#drain()
     })
+    this.#running.add(p)
   }
 
   async #run (batch: Waiter[]): Promise<void> {
     try {
-      await this.#opts.apply(batch.flatMap((w) => w.facts))
+      const t0 = performance.now()
+      const facts = batch.flatMap((w) => w.facts)
+      await this.#opts.apply(facts)
+      this.#opts.logger.debug({ records: batch.length, facts: facts.length, ms: Math.round(performance.now() - t0) }, 'pricing batch committed')
       this.#opts.afterCommit?.()
       for (const w of batch) w.resolve()
     } catch (err) {

@@ -232,6 +232,9 @@ export async function applyFacts (deps: PricerDeps, facts: readonly Fact[], opts
 
 async function run (deps: PricerDeps, tx: Tx, facts: readonly Fact[], recompute: readonly string[]): Promise<ApplyResult> {
   const now = deps.clock.now()
+  const timing: Record<string, number> = {}
+  let mark = performance.now()
+  const lap = (name: string): void => { const t = performance.now(); timing[name] = Math.round((t - mark) * 10) / 10; mark = t }
   const inbound: InboundMessageFact[] = []
   const tiers: TierFact[] = []
   const byLine = new Map<string, MessageFact[]>()
@@ -245,13 +248,24 @@ async function run (deps: PricerDeps, tx: Tx, facts: readonly Fact[], recompute:
   for (const w of byLine.keys()) touched.add(w)
   for (const w of await insertInbound(tx, inbound)) touched.add(w)
   for (const w of await upsertTiers(tx, deps, tiers, now)) touched.add(w)
-  await insertSkeletons(tx, byLine)
   for (const w of await repliesOpeningFep(tx, byLine)) touched.add(w)
   if (touched.size === 0) return { lines: 0, changed: 0, events: 0 }
 
+  // Existing lines are locked (in wamid order) before anything reads them. Lines seen for the
+  // first time are built here and inserted at the end with ON CONFLICT DO NOTHING: if another
+  // transaction inserted one meanwhile, this one is retried and finds it (optimistic insert).
   const { rows } = await sql<LineRow>`SELECT * FROM billing_ledger WHERE wamid = ANY(${[...touched]}::text[]) ORDER BY wamid FOR UPDATE`.execute(tx)
+  lap('lock')
   const before = new Map(rows.map((r) => [r.wamid, fromRow(r)]))
   const lines = rows.map(fromRow)
+  const fresh = new Set<string>()
+  for (const [wamid, fs] of byLine) {
+    if (before.has(wamid)) continue
+    const line = newLine(wamid, fs)
+    before.set(wamid, { ...line, own: { ...line.own } })
+    lines.push(line)
+    fresh.add(wamid)
+  }
   for (const line of lines) for (const f of byLine.get(line.wamid) ?? []) merge(line, f)
 
   // Who pays, in which currency and timezone.
@@ -283,7 +297,9 @@ async function run (deps: PricerDeps, tx: Tx, facts: readonly Fact[], recompute:
     line.decidedBy = s.source
   }
 
+  lap('classify')
   await price(tx, deps, lines, before, accounts)
+  lap('price')
 
   // What changed, what moves balances, what to publish.
   const outbox: OutboxRow[] = []
@@ -305,9 +321,18 @@ async function run (deps: PricerDeps, tx: Tx, facts: readonly Fact[], recompute:
     addDelta(deltas, line, +1)
   }
 
-  await writeLines(tx, changed)
+  lap('verdicts')
+  await writeLines(tx, changed.filter((l) => !fresh.has(l.wamid)))
+  const created = lines.filter((l) => fresh.has(l.wamid))
+  if ((await insertLines(tx, created)) !== created.length) {
+    throw Object.assign(new Error('a ledger line was created by a concurrent transaction; retrying'), { code: '40001' })
+  }
+  lap('write')
   await applyBalanceDeltas(tx, [...deltas.values()].filter((d) => d.balanceMicros !== 0 || [...d.spend.values()].some((v) => v !== 0)), now, outbox)
+  lap('balances')
   await insertOutbox(tx, outbox)
+  lap('outbox')
+  deps.logger.debug({ facts: facts.length, lines: lines.length, changed: changed.length, timing }, 'pricing transaction')
   return { lines: lines.length, changed: changed.length, events: outbox.length }
 }
 
@@ -556,20 +581,43 @@ async function upsertTiers (tx: Tx, deps: PricerDeps, facts: readonly TierFact[]
   return out
 }
 
-/** Makes sure every batch line exists (so it can be locked); new lines start as unknown/pending. */
-async function insertSkeletons (tx: Tx, byLine: Map<string, MessageFact[]>): Promise<void> {
-  if (byLine.size === 0) return
-  const list = [...byLine].map(([wamid, fs]) => {
-    const first = fs[0]!
-    const ts = Math.min(...fs.map((f) => f.kind === 'send' ? f.sentAt : f.ts))
-    return { wamid, pn: first.phoneNumberId, r: normalizeRecipient(first.recipient), ts }
-  }).sort(byWamid)
-  await sql`
-    INSERT INTO billing_ledger (wamid, phone_number_id, recipient, sent_at, origin, delivery, state, decided_by)
-    SELECT w, pn, r, ts, 'unknown', 'pending', 'pending', 'none'
-    FROM unnest(${list.map((l) => l.wamid)}::text[], ${list.map((l) => l.pn)}::text[], ${list.map((l) => l.r)}::text[], ${list.map((l) => iso(l.ts))}::timestamptz[]) AS v(w, pn, r, ts)
-    ORDER BY w
-    ON CONFLICT (wamid) DO NOTHING`.execute(tx)
+/** A line not in the ledger yet: unknown origin, pending, from the earliest of its facts. */
+function newLine (wamid: string, fs: readonly MessageFact[]): Line {
+  const first = fs[0]!
+  return {
+    wamid,
+    tenantId: null,
+    wabaId: null,
+    phoneNumberId: first.phoneNumberId,
+    recipient: '',
+    market: null,
+    country: null,
+    currency: null,
+    timezone: null,
+    origin: 'unknown',
+    isTemplate: null,
+    categoryHint: null,
+    sentAt: Math.min(...fs.map((f) => f.kind === 'send' ? f.sentAt : f.ts)),
+    delivery: 'pending',
+    deliveredAt: null,
+    metaRank: 0,
+    meta: null,
+    own: { category: null, billable: null, freeReason: null },
+    state: 'pending',
+    category: null,
+    freeReason: null,
+    pricingType: null,
+    decidedBy: 'none',
+    rateCardId: null,
+    rateCardVersion: null,
+    tierMonth: null,
+    tierPosition: null,
+    tier: null,
+    unitPriceMicros: 0,
+    billedPriceMicros: 0,
+    revision: 0,
+    settledAt: null
+  }
 }
 
 interface PairWindows { inbound: InboundFact[], replies: number[] }
@@ -620,10 +668,41 @@ async function loadWindows (tx: Tx, lines: readonly Line[]): Promise<Map<string,
 // ---------------------------------------------------------------------------------------------
 // Writing lines back
 
-async function writeLines (tx: Tx, lines: readonly Line[]): Promise<void> {
-  if (lines.length === 0) return
+const COLUMNS = sql.raw(`wamid, tenant_id, waba_id, phone_number_id, recipient, market, country, currency, timezone, origin, is_template, category_hint,
+  sent_at, delivery, delivered_at, meta_rank, meta_pricing_model, meta_pricing_type, meta_category, meta_billable,
+  own_category, own_billable, own_free_reason, state, category, free_reason, pricing_type, decided_by,
+  rate_card_id, rate_card_version, tier_month, tier_position, tier, unit_price_micros, billed_price_micros, revision, settled_at`)
+
+/** Every column of the lines as one unnest(...) of arrays, in COLUMNS order. */
+function unnestLines (lines: readonly Line[]) {
   const col = <T>(f: (l: Line) => T): T[] => lines.map(f)
   const ts = (v: number | null): string | null => v === null ? null : iso(v)
+  return sql`unnest(
+      ${col((l) => l.wamid)}::text[], ${col((l) => l.tenantId)}::uuid[], ${col((l) => l.wabaId)}::text[], ${col((l) => l.phoneNumberId)}::text[], ${col((l) => l.recipient)}::text[],
+      ${col((l) => l.market)}::text[], ${col((l) => l.country)}::text[], ${col((l) => l.currency)}::text[], ${col((l) => l.timezone)}::text[],
+      ${col((l) => l.origin)}::text[], ${col((l) => l.isTemplate)}::bool[], ${col((l) => l.categoryHint)}::text[],
+      ${col((l) => iso(l.sentAt))}::timestamptz[], ${col((l) => l.delivery)}::text[], ${col((l) => ts(l.deliveredAt))}::timestamptz[], ${col((l) => l.metaRank)}::smallint[],
+      ${col((l) => l.meta?.model ?? null)}::text[], ${col((l) => l.meta?.type ?? null)}::text[], ${col((l) => l.meta?.category ?? null)}::text[], ${col((l) => l.meta?.billable ?? null)}::bool[],
+      ${col((l) => l.own.category)}::text[], ${col((l) => l.own.billable)}::bool[], ${col((l) => l.own.freeReason)}::text[],
+      ${col((l) => l.state)}::text[], ${col((l) => l.category)}::text[], ${col((l) => l.freeReason)}::text[], ${col((l) => l.pricingType)}::text[], ${col((l) => l.decidedBy)}::text[],
+      ${col((l) => l.rateCardId)}::uuid[], ${col((l) => l.rateCardVersion)}::text[], ${col((l) => l.tierMonth)}::text[], ${col((l) => l.tierPosition)}::int[], ${col((l) => l.tier)}::text[],
+      ${col((l) => l.unitPriceMicros)}::bigint[], ${col((l) => l.billedPriceMicros)}::bigint[], ${col((l) => l.revision)}::int[], ${col((l) => ts(l.settledAt))}::timestamptz[]
+    ) AS v(${COLUMNS})`
+}
+
+/** Inserts new lines; returns how many were inserted (fewer: another transaction was first). */
+async function insertLines (tx: Tx, lines: readonly Line[]): Promise<number> {
+  if (lines.length === 0) return 0
+  const sorted = [...lines].sort(byWamid)
+  const r = await sql`
+    INSERT INTO billing_ledger (${COLUMNS}, updated_at)
+    SELECT v.*, clock_timestamp() FROM ${unnestLines(sorted)}
+    ON CONFLICT (wamid) DO NOTHING`.execute(tx)
+  return Number(r.numAffectedRows ?? 0)
+}
+
+async function writeLines (tx: Tx, lines: readonly Line[]): Promise<void> {
+  if (lines.length === 0) return
   await sql`
     UPDATE billing_ledger AS l SET
       tenant_id = v.tenant_id, waba_id = v.waba_id, recipient = v.recipient, market = v.market, country = v.country,
@@ -634,20 +713,7 @@ async function writeLines (tx: Tx, lines: readonly Line[]): Promise<void> {
       state = v.state, category = v.category, free_reason = v.free_reason, pricing_type = v.pricing_type, decided_by = v.decided_by,
       rate_card_id = v.rate_card_id, rate_card_version = v.rate_card_version, tier_month = v.tier_month, tier_position = v.tier_position, tier = v.tier,
       unit_price_micros = v.unit_price_micros, billed_price_micros = v.billed_price_micros, revision = v.revision, settled_at = v.settled_at, updated_at = clock_timestamp()
-    FROM unnest(
-      ${col((l) => l.wamid)}::text[], ${col((l) => l.tenantId)}::uuid[], ${col((l) => l.wabaId)}::text[], ${col((l) => l.recipient)}::text[],
-      ${col((l) => l.market)}::text[], ${col((l) => l.country)}::text[], ${col((l) => l.currency)}::text[], ${col((l) => l.timezone)}::text[],
-      ${col((l) => l.origin)}::text[], ${col((l) => l.isTemplate)}::bool[], ${col((l) => l.categoryHint)}::text[],
-      ${col((l) => iso(l.sentAt))}::timestamptz[], ${col((l) => l.delivery)}::text[], ${col((l) => ts(l.deliveredAt))}::timestamptz[], ${col((l) => l.metaRank)}::smallint[],
-      ${col((l) => l.meta?.model ?? null)}::text[], ${col((l) => l.meta?.type ?? null)}::text[], ${col((l) => l.meta?.category ?? null)}::text[], ${col((l) => l.meta?.billable ?? null)}::bool[],
-      ${col((l) => l.own.category)}::text[], ${col((l) => l.own.billable)}::bool[], ${col((l) => l.own.freeReason)}::text[],
-      ${col((l) => l.state)}::text[], ${col((l) => l.category)}::text[], ${col((l) => l.freeReason)}::text[], ${col((l) => l.pricingType)}::text[], ${col((l) => l.decidedBy)}::text[],
-      ${col((l) => l.rateCardId)}::uuid[], ${col((l) => l.rateCardVersion)}::text[], ${col((l) => l.tierMonth)}::text[], ${col((l) => l.tierPosition)}::int[], ${col((l) => l.tier)}::text[],
-      ${col((l) => l.unitPriceMicros)}::bigint[], ${col((l) => l.billedPriceMicros)}::bigint[], ${col((l) => l.revision)}::int[], ${col((l) => ts(l.settledAt))}::timestamptz[]
-    ) AS v(wamid, tenant_id, waba_id, recipient, market, country, currency, timezone, origin, is_template, category_hint,
-      sent_at, delivery, delivered_at, meta_rank, meta_pricing_model, meta_pricing_type, meta_category, meta_billable,
-      own_category, own_billable, own_free_reason, state, category, free_reason, pricing_type, decided_by,
-      rate_card_id, rate_card_version, tier_month, tier_position, tier, unit_price_micros, billed_price_micros, revision, settled_at)
+    FROM ${unnestLines(lines)}
     WHERE l.wamid = v.wamid`.execute(tx)
 }
 

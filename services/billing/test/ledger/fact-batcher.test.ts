@@ -13,6 +13,13 @@ t.test('facts submitted together go into one transaction; each caller resolves a
   t.same(batches, [['a', 'b', 'c']])
 })
 
+t.test('options left undefined take their defaults', async (t) => {
+  const batches: number[] = []
+  const b = new FactBatcher({ logger, maxFacts: undefined, lingerMs: undefined, apply: async (facts) => { batches.push(facts.length) } })
+  await Promise.all(Array.from({ length: 50 }, (_, i) => b.submit([fact(String(i))])))
+  t.same(batches, [50])
+})
+
 t.test('batches are capped; facts arriving during a transaction go into the next one', async (t) => {
   const batches: number[] = []
   let release!: () => void

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { sql } from '@coexist/db'
-import { ADMIN_KEY, bearer, syncEnv, until, type SyncEnv } from './harness.ts'
+import { runSyncRequests } from '../src/workers/sync-requester.ts'
+import { ADMIN_KEY, bearer, logger, syncEnv, until, type SyncEnv } from './harness.ts'
 
 const DAY = 24 * 3600 * 1000
 
@@ -94,6 +95,12 @@ t.test('after the 24-hour window the sync request is recorded as expired with a 
   }, 10_000, 'expired by Meta')
   t.match(refused.reason, /2593108/)
   t.equal(refused.requests[0].last_error_code, 2593108)
+  // Meta refuses every later smb_app_data call for this onboarding: history is closed with the
+  // contacts answer, in the same write, and never sent.
+  t.same(refused.requests.map((r: { sync_type: string, state: string }) => [r.sync_type, r.state]), [['smb_app_state_sync', 'expired'], ['history', 'expired']])
+  t.match(refused.requests[1].last_error, /not sent.*2593108/)
+  // More rounds (the runtime's loop, and another worker's) send nothing more.
+  for (let i = 0; i < 3; i++) await runSyncRequests({ db: env.db, graph: env.graph, cipher: env.cipher, logger, clock: () => new Date() })
   t.equal(env.sim.control.syncRequests().filter((r) => r.phoneNumberId === '620000000000402').length, 1, 'one refused call, no retry')
 })
 

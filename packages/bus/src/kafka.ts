@@ -107,34 +107,43 @@ export async function ensureTopics (admin: Admin, registry: TopicRegistry, opts:
   const timeoutMs = opts.timeoutMs ?? 30_000
   const deadline = Date.now() + timeoutMs
   const names = specs.map((s) => s.name)
+  let createError: unknown
   try {
     const existing = new Set(await admin.listTopics())
     const missing = specs.filter((s) => !existing.has(s.name))
     if (missing.length > 0) {
       try {
-        await admin.createTopics({ topics: missing.map(topicToCreate), waitForLeaders: true, timeout: timeoutMs })
+        // Leaders are awaited below, not by kafkajs: its wait gives up at the first
+        // UNKNOWN_TOPIC_OR_PARTITION, which a busy broker answers for a topic the controller has
+        // just created until the broker's own metadata has caught up.
+        await admin.createTopics({ topics: missing.map(topicToCreate), waitForLeaders: false, timeout: timeoutMs })
       } catch (err) {
-        // Another instance may have created some of them meanwhile: fine if all exist now.
-        const now = new Set(await admin.listTopics())
-        if (!missing.every((s) => now.has(s.name))) throw err
+        // Another instance may have created some of them meanwhile, or a busy controller did not
+        // answer in time while it went on creating them: the wait below decides. A refusal
+        // (bad config, too few brokers) fails at once unless the topics exist after all.
+        if (creationRefused(err)) {
+          const now = new Set(await admin.listTopics())
+          if (!missing.every((s) => now.has(s.name))) throw err
+        }
+        createError = err
       }
     }
-    // createTopics waits for leaders of what it created; check every topic we were given, as a
-    // consumer that starts before its topic's metadata exists may sit without an assignment.
+    // Check every topic we were given, as a consumer that starts before its topic's metadata
+    // exists may sit without an assignment.
     for (;;) {
       let notReady: string[]
       try {
         const { topics } = await admin.fetchTopicMetadata({ topics: names })
         notReady = topics.filter((t) => t.partitions.length === 0 || t.partitions.some((p) => p.leader < 0 || p.partitionErrorCode !== 0)).map((t) => t.name)
       } catch (err) {
-        // A topic another service just created can be listed before its metadata reached this
-        // broker ("does not host this topic-partition"): retriable until the deadline.
-        if ((err as { retriable?: boolean }).retriable !== true) throw err
+        // A topic just created (by us or another service) can be unknown to this broker until its
+        // metadata arrives ("does not host this topic-partition"): retriable until the deadline.
+        if (!isRetriable(err)) throw err
         notReady = names
       }
       if (notReady.length === 0) break
       if (Date.now() > deadline) {
-        throw BusErrors.BUS_TOPICS_NOT_READY.create({ message: `topics without leaders: ${notReady.join(', ')}` })
+        throw BusErrors.BUS_TOPICS_NOT_READY.create({ message: `topics without leaders after ${timeoutMs} ms: ${notReady.join(', ')}`, ...(createError !== undefined ? { cause: createError } : {}) })
       }
       await sleep(100)
     }
@@ -143,6 +152,22 @@ export async function ensureTopics (admin: Admin, registry: TopicRegistry, opts:
     if (BusErrors.BUS_TOPICS_NOT_READY.is(err)) throw err
     throw BusErrors.BUS_TOPICS_NOT_READY.create({ cause: err, detail: { topics: names } })
   }
+}
+
+function isRetriable (err: unknown): boolean {
+  return (err as { retriable?: boolean } | null)?.retriable === true
+}
+
+/** Kafka's errors that only mean "not yet" or "someone else did it" for a topic creation. */
+const CREATION_NOT_REFUSED = new Set(['TOPIC_ALREADY_EXISTS', 'REQUEST_TIMED_OUT', 'NOT_CONTROLLER'])
+
+/** True when a createTopics failure is a real refusal, not a timeout, a retry or a race with another creator. */
+function creationRefused (err: unknown): boolean {
+  const e = err as { name?: string, type?: string, errors?: unknown[] } | null
+  if (e?.name === 'KafkaJSAggregateError' && Array.isArray(e.errors)) return e.errors.some(creationRefused)
+  if (e?.name === 'KafkaJSNumberOfRetriesExceeded' || e?.name === 'KafkaJSRequestTimeoutError' || e?.name === 'KafkaJSTimeout') return false
+  if (typeof e?.type === 'string' && CREATION_NOT_REFUSED.has(e.type)) return false
+  return !isRetriable(err)
 }
 
 /** The current config values of a topic (e.g. to check `max.message.bytes`). */

@@ -24,7 +24,9 @@ export async function busEnv (t: Teardown, opts: { partitions?: number, only?: T
   const admin = kafka.admin()
   await admin.connect()
   t.teardown(() => admin.disconnect())
-  await ensureTopics(admin, registry, opts.only !== undefined ? { only: opts.only.map((k) => registry.topic(k)) } : {})
+  // A CI broker creates the topics of several test files at once on 2 busy cores: allow it a
+  // minute (the file's own timeout is 3).
+  await ensureTopics(admin, registry, { timeoutMs: 60_000, ...(opts.only !== undefined ? { only: opts.only.map((k) => registry.topic(k)) } : {}) })
   return { kafka, registry, admin }
 }
 

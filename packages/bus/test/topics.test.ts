@@ -1,7 +1,11 @@
 import t from 'tap'
+import kafkajs, { type Admin } from 'kafkajs'
+import { testKafkaBrokers, testTopicPrefix } from '@coexist/testkit'
 import { RawWebhookSchema, UnroutedWebhookSchema, WebhookChangeSchema } from '@coexist/contracts'
 import { LARGE_MESSAGE_BYTES, TOPIC_KEYS, WEBHOOK_FIELDS, createKafka, createTopicRegistry, describeTopicConfig, ensureTopics, kafkaReady, webhookTopicKey } from '../src/index.ts'
 import { busEnv, logger } from './helpers.ts'
+
+const { KafkaJSProtocolError } = kafkajs
 
 t.test('the registry names every architecture topic under the prefix, with its contract', async (t) => {
   const r = createTopicRegistry()
@@ -79,7 +83,8 @@ t.test('ensureTopics creates the topics with their config and waits for leaders 
 
 t.test('kafkaReady answers true on the real broker and false, in time, without one', async (t) => {
   const env = await busEnv(t, { only: ['events'] })
-  t.match(await kafkaReady(env.admin), { ready: true, brokers: 1 })
+  // A CI broker busy creating the topics of parallel test files may take longer than the default 2 s probe.
+  t.match(await kafkaReady(env.admin, 15_000), { ready: true, brokers: 1 })
 
   const kafka = createKafka({ brokers: ['127.0.0.1:1'], clientId: 'x', logger, connectionTimeoutMs: 100, retry: { retries: 0 } })
   const admin = kafka.admin()
@@ -90,4 +95,72 @@ t.test('kafkaReady answers true on the real broker and false, in time, without o
   t.equal(a, b, 'concurrent probes share one request')
   t.ok(Date.now() - started < 1000)
   await admin.disconnect()
+})
+
+/**
+ * The real admin, seen through a broker whose metadata lags behind its controller (as on a busy
+ * CI machine creating topics for many parallel tests): after a creation, the next `lag` metadata
+ * answers say UNKNOWN_TOPIC_OR_PARTITION and the listing misses the new topics. createTopics with
+ * waitForLeaders behaves as kafkajs's own does: it polls that metadata and gives up at the first
+ * error other than LEADER_NOT_AVAILABLE.
+ */
+function laggingAdmin (admin: Admin, lag: number): { admin: Admin, lagged: () => number } {
+  let left = 0
+  let lagged = 0
+  let fresh = new Set<string>()
+  const unknown = (): Error => new KafkaJSProtocolError(Object.assign(new Error('This server does not host this topic-partition'), { type: 'UNKNOWN_TOPIC_OR_PARTITION', code: 3, retriable: true }))
+  const fetchTopicMetadata: Admin['fetchTopicMetadata'] = async (o) => {
+    if (left > 0) { left--; lagged++; throw unknown() }
+    return await admin.fetchTopicMetadata(o)
+  }
+  const wrapped: Admin = {
+    ...admin,
+    async listTopics () {
+      const all = await admin.listTopics()
+      return left > 0 ? all.filter((n) => !fresh.has(n)) : all
+    },
+    fetchTopicMetadata,
+    async createTopics (o) {
+      const created = await admin.createTopics({ ...o, waitForLeaders: false })
+      fresh = new Set(o.topics.map((x) => x.topic))
+      left = lag
+      if (o.waitForLeaders === true) await fetchTopicMetadata({ topics: [...fresh] })
+      return created
+    }
+  }
+  return { admin: wrapped, lagged: () => lagged }
+}
+
+t.test('ensureTopics waits out a broker whose metadata lags behind the topics just created (busy CI broker)', async (t) => {
+  const kafka = createKafka({ brokers: testKafkaBrokers(), clientId: 'bus-test', logger })
+  const admin = kafka.admin()
+  await admin.connect()
+  t.teardown(() => admin.disconnect())
+  const registry = createTopicRegistry({ prefix: testTopicPrefix(), partitions: 2 })
+  const only = [registry.topic('events'), registry.topic('outbound.requests')]
+  const slow = laggingAdmin(admin, 5)
+  const r = await ensureTopics(slow.admin, registry, { only, timeoutMs: 20_000 })
+  t.same(r.created.sort(), only.map((s) => s.name).sort())
+  t.equal(slow.lagged(), 5, 'the broker did answer UNKNOWN_TOPIC_OR_PARTITION meanwhile')
+  const meta = await admin.fetchTopicMetadata({ topics: only.map((s) => s.name) })
+  t.ok(meta.topics.every((x) => x.partitions.length === 2 && x.partitions.every((p) => p.leader >= 0)), 'every partition has a leader on return')
+})
+
+t.test('ensureTopics fails at once when Kafka refuses the creation, and in time when leaders never come', async (t) => {
+  const kafka = createKafka({ brokers: testKafkaBrokers(), clientId: 'bus-test', logger })
+  const admin = kafka.admin()
+  await admin.connect()
+  t.teardown(() => admin.disconnect())
+  // One broker: a replication factor of 3 is refused (INVALID_REPLICATION_FACTOR).
+  const registry = createTopicRegistry({ prefix: testTopicPrefix(), replicationFactor: 3 })
+  const started = Date.now()
+  await t.rejects(ensureTopics(admin, registry, { only: [registry.topic('events')], timeoutMs: 30_000 }), { code: 'BUS_TOPICS_NOT_READY' })
+  t.ok(Date.now() - started < 15_000, 'a refusal is not waited on until the deadline')
+
+  // A broker that never learns the topic: BUS_TOPICS_NOT_READY once the deadline has passed.
+  const ok = createTopicRegistry({ prefix: testTopicPrefix() })
+  const never = laggingAdmin(admin, Number.POSITIVE_INFINITY)
+  const t0 = Date.now()
+  await t.rejects(ensureTopics(never.admin, ok, { only: [ok.topic('events')], timeoutMs: 800 }), { code: 'BUS_TOPICS_NOT_READY', message: /topics without leaders/ })
+  t.ok(Date.now() - t0 >= 800, 'waited until the deadline')
 })

@@ -84,8 +84,8 @@ t.test('a template and a service reply: sent, delivered, read, stored by sync an
     return v.wamid
   })) as string
   await until('the marker charged', async () =>
-    (await ok(200, billing, 'GET', `/v1/billing/ledger/${markerWamid}`, tenant.key)).state === 'charged')
-  const again = await ok(200, billing, 'GET', `/v1/billing/ledger/${templateWamid!}`, tenant.key)
+    (await ok(200, billing, 'GET', `/v1/billing/ledger/${encodeURIComponent(markerWamid)}`, tenant.key)).state === 'charged')
+  const again = await ok(200, billing, 'GET', `/v1/billing/ledger/${encodeURIComponent(templateWamid!)}`, tenant.key)
   t.equal(again.revision, charged.revision, 'replayed statuses did not touch the charged line')
   t.equal(again.billed_price_micros, charged.billed_price_micros)
 

@@ -24,7 +24,7 @@ import {
 import { sql, type Db, type Database, type Transaction } from '@coexist/db'
 import { findMetaApiError, type GraphClient, type SendMessageInput } from '@coexist/meta'
 import type { Logger } from '@coexist/logger'
-import { Counter, Gauge, type Registry } from '@coexist/http'
+import { Counter, Gauge, Histogram, type Registry } from '@coexist/http'
 import { OutErrors } from '../errors.ts'
 import { systemClock, type Clock } from '../limits/clock.ts'
 import { DEFAULT_THROTTLE_TUNING, type ThrottleTuning } from '../limits/number-throttle.ts'
@@ -99,6 +99,8 @@ interface Metrics {
   retries: Counter<'reason'>
   queued: Gauge
   lanes: Gauge
+  claim: Histogram
+  graph: Histogram
 }
 
 function createMetrics (registry: Registry | undefined): Metrics | undefined {
@@ -109,7 +111,9 @@ function createMetrics (registry: Registry | undefined): Metrics | undefined {
     sends: reuse('coexist_outbound_sends_total', () => new Counter({ name: 'coexist_outbound_sends_total', help: 'Send requests finished, by outcome (sent, failed, unknown, dead_lettered)', labelNames: ['outcome'], registers: [registry] })),
     retries: reuse('coexist_outbound_retries_total', () => new Counter({ name: 'coexist_outbound_retries_total', help: 'Send attempts retried, by reason (throughput, pair_rate, retryable, resend)', labelNames: ['reason'], registers: [registry] })),
     queued: reuse('coexist_outbound_queued', () => new Gauge({ name: 'coexist_outbound_queued', help: 'Requests held by the worker (waiting, in flight, being recorded)', registers: [registry] })),
-    lanes: reuse('coexist_outbound_lanes', () => new Gauge({ name: 'coexist_outbound_lanes', help: 'Numbers with a lane in this worker', registers: [registry] }))
+    lanes: reuse('coexist_outbound_lanes', () => new Gauge({ name: 'coexist_outbound_lanes', help: 'Numbers with a lane in this worker', registers: [registry] })),
+    claim: reuse('coexist_outbound_claim_seconds', () => new Histogram({ name: 'coexist_outbound_claim_seconds', help: 'Claim transactions (accepted → sending), from start to commit', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] })),
+    graph: reuse('coexist_outbound_graph_seconds', () => new Histogram({ name: 'coexist_outbound_graph_seconds', help: 'Cloud API send calls, dispatch to answer', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }))
   }
 }
 
@@ -527,6 +531,7 @@ export class SendWorker {
     lane.markInflight(item)
     if (item.customer !== '') lane.pairs.take(item.customer)
     this.#inflight++
+    const endGraph = this.#metrics?.graph.startTimer()
     const graph = this.#o.graph
     const body = item.body ?? (parseBody(item.request) as Record<string, unknown>)
     const call = item.isRead
@@ -534,11 +539,13 @@ export class SendWorker {
         .then(() => undefined)
       : graph.sendMessage(lane.phoneNumberId, token, body as SendMessageInput).then((r) => r.messages[0]?.id)
     call.then((wamid) => {
+      endGraph?.()
       this.#returned(lane, item)
       if (this.#killed) return
       if (item.customer !== '') lane.pairs.accepted(item.customer)
       void this.#settle(lane, item, { id: item.id, attempt: item.attempt, state: 'sent', wamid }, 'sent')
     }, (err: unknown) => {
+      endGraph?.()
       this.#returned(lane, item)
       if (this.#killed) return
       this.#onFailed(lane, item, err)
@@ -849,6 +856,7 @@ export class SendWorker {
    */
   async #runClaims (jobs: ClaimJob[]): Promise<void[]> {
     const ids = jobs.flatMap((j) => j.ids)
+    const end = this.#metrics?.claim.startTimer()
     await this.#o.db.transaction().execute(async (trx) => {
       const claimed = await claimForSending(trx, ids)
       if (this.#killed) throw OutErrors.OUT_NOT_DURABLE.create({ message: 'worker killed: claim rolled back' })
@@ -860,6 +868,7 @@ export class SendWorker {
       }
       if (undo.length > 0) await undoClaims(trx, undo)
     })
+    end?.()
     return jobs.map(() => undefined)
   }
 }

@@ -74,7 +74,8 @@ interface Service { proc: ChildProcess, base: string, stop: () => Promise<void> 
 
 async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): Promise<Service> {
   const port = await freePort()
-  const proc = spawn(process.execPath, ['--max-old-space-size=176', '--max-semi-space-size=16', main], {
+  const prof = process.env.BENCH_PROFILE === roles ? ['--cpu-prof', '--cpu-prof-dir=/tmp/outbound-bench-prof'] : []
+  const proc = spawn(process.execPath, ['--max-old-space-size=160', '--max-semi-space-size=8', ...prof, main], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -124,6 +125,14 @@ function procStats (pid: number): { cpuSeconds: number, peakRssMb: number, rssMb
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
   return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 }
+}
+
+/** A quantile (upper bucket bound, ms) of a Prometheus histogram in exposition text. */
+function histogramQuantile (text: string, name: string, q: number): string {
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map((m) => [m[1] === "+Inf" ? Infinity : Number(m[1]), Number(m[2])] as const)
+  const total = buckets.at(-1)?.[1] ?? 0
+  const hit = buckets.find(([, c]) => c >= q * total)
+  return hit === undefined || total === 0 ? 'n/a' : hit[0] === Infinity ? '> max bucket' : `≤ ${hit[0] * 1000}`
 }
 
 async function post (svc: Service, path: string, body: unknown): Promise<{ status: number, json: any }> {
@@ -176,6 +185,7 @@ console.log(`accepted ${total} requests through the batch API in ${acceptSeconds
 const sinceSeq = sim.control.sends({ withoutBodies: true }).lastSeq
 const worker = await startService(prefix1, 'worker')
 const cpu0 = procStats(worker.proc.pid as number).cpuSeconds
+const simCpu0 = process.cpuUsage()
 let peakRss = 0
 t0 = performance.now()
 const deadline = Date.now() + 150_000
@@ -191,7 +201,13 @@ for (;;) {
   if (sent >= total || Date.now() > deadline) break
   await sleep(500)
 }
+const metricsText = await (await fetch(`${worker.base}/metrics`)).text()
+const gauge = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(metricsText)?.[1] ?? NaN)
+if (process.env.BENCH_VERBOSE === '1') {
+  console.log(`worker at the end: heap used ${(gauge('nodejs_heap_size_used_bytes') / 1e6).toFixed(0)} MB, heap total ${(gauge('nodejs_heap_size_total_bytes') / 1e6).toFixed(0)} MB, external ${(gauge('nodejs_external_memory_bytes') / 1e6).toFixed(0)} MB, rss ${(gauge('process_resident_memory_bytes') / 1e6).toFixed(0)} MB`)
+}
 const cpu1 = procStats(worker.proc.pid as number)
+const simCpu = process.cpuUsage(simCpu0)
 peakRss = Math.max(peakRss, cpu1.peakRssMb)
 await worker.stop()
 
@@ -221,6 +237,10 @@ console.log(`sent ${report.accepted.length} of ${total} in ${sendSeconds.toFixed
 console.log(`total sends/s ${Math.round(report.accepted.length / sendSeconds)}`)
 console.log(`sends per CPU-second of the worker ${Math.round(report.accepted.length / cpuSeconds)} (${cpuSeconds.toFixed(1)} CPU-s)`)
 console.log(`worker peak RSS ${peakRss.toFixed(0)} MB`)
+for (const [name, what] of [['coexist_outbound_claim_seconds', 'claim transaction'], ['coexist_outbound_graph_seconds', 'Cloud API call']] as const) {
+  console.log(`worker ${what} p50 ${histogramQuantile(metricsText, name, 0.5)} ms, p99 ${histogramQuantile(metricsText, name, 0.99)} ms`)
+}
+console.log(`simulator (this process) CPU-s meanwhile ${((simCpu.user + simCpu.system) / 1e6).toFixed(1)}`)
 console.log(`other rejections ${report.rejected.filter((r) => r.code !== 130429).length}`)
 }
 

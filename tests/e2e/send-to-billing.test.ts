@@ -38,8 +38,9 @@ t.test('a template and a service reply: sent, delivered, read, stored by sync an
   // Both reach Meta once, and Meta's statuses come back through ingress to the sender's view.
   const views = await until('both sends read', async () => {
     const vs = [await ok(200, out, 'GET', `/v1/messages/${template.id as string}`, tenant.key), await ok(200, out, 'GET', `/v1/messages/${reply.id as string}`, tenant.key)]
-    return vs.every((v) => v.state === 'read') ? vs : undefined
-  })
+    if (!vs.every((v) => v.state === 'read')) throw new Error(`states ${JSON.stringify(vs.map((v) => [v.state, v.attempts, v.error]))}; at Meta ${JSON.stringify(sim.sends({ phoneNumberId: PN, withoutBodies: true }).accepted.map((s) => s.wamid))}`)
+    return vs
+  }, 30_000)
   const [templateWamid, replyWamid] = views.map((v) => v.wamid as string)
   const sends = sim.sends({ phoneNumberId: PN, withoutBodies: true })
   t.same(sends.accepted.map((s) => s.wamid).sort(), [templateWamid, replyWamid].sort(), 'Meta got each message once')

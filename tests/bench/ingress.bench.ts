@@ -11,7 +11,7 @@
  * run with Node's defaults prints that RSS too.
  *
  * Environment (set by scripts/bench.ts): KAFKA_BROKERS. Optional: BENCH_SECONDS (per run, 15),
- * BENCH_CONNECTIONS (100).
+ * BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -25,6 +25,8 @@ const root = fileURLToPath(new URL('../..', import.meta.url))
 const ingressDir = fileURLToPath(new URL('../../services/ingress/', import.meta.url))
 const ingressMain = fileURLToPath(new URL('../../services/ingress/src/main.ts', import.meta.url))
 const INGRESS_NODE_FLAGS = ['--max-semi-space-size=16']
+/** Extra Node flags for the measured ingress process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
+const EXTRA_FLAGS = (process.env.BENCH_INGRESS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100)
 const APP_ID = '100000000000001'
@@ -125,7 +127,7 @@ const ingressEnv = (port: number, prefix: string): NodeJS.ProcessEnv => ({
 const path = `/webhooks/meta/${APP_ID}`
 const prefix = `bench${randomBytes(3).toString('hex')}.`
 const ingressPort = await freePort()
-const ingress = launch([...INGRESS_NODE_FLAGS, ingressMain], ingressEnv(ingressPort, prefix), root)
+const ingress = launch([...INGRESS_NODE_FLAGS, ...EXTRA_FLAGS, ingressMain], ingressEnv(ingressPort, prefix), root)
 const ingressUrl = `http://127.0.0.1:${ingressPort}`
 let exitCode = 0
 try {

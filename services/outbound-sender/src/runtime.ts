@@ -68,8 +68,8 @@ export async function startOutboundRuntime (deps: OutboundRuntimeDeps): Promise<
       numbers: deps.numbers,
       logger: deps.logger,
       ...(deps.metrics !== undefined ? { metrics: deps.metrics } : {}),
-      publishResult: (value) => deps.producer.publish('outbound.results', { key: value.phoneNumberId as string, value }),
-      publishDeadLetter: (value) => deps.producer.publish('outbound.dlq', { key: value.request?.phoneNumberId ?? '', value, tenantId: value.request?.tenantId })
+      publishResult: (value, ctx) => deps.producer.publish('outbound.results', { key: value.phoneNumberId as string, value, ...(ctx.traceId !== undefined ? { traceId: ctx.traceId } : {}) }),
+      publishDeadLetter: (value, ctx) => deps.producer.publish('outbound.dlq', { key: value.request?.phoneNumberId ?? '', value, tenantId: value.request?.tenantId, ...(ctx.traceId !== undefined ? { traceId: ctx.traceId } : {}) })
     })
     requests = createBusConsumer({
       ...common,

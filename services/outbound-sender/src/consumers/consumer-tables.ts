@@ -80,7 +80,7 @@ export function requestHandlers (worker: SendWorker): TopicHandlers {
       maxConcurrency: 1_000_000,
       // The worker only rejects records it gives back on stop; never dead-letter those.
       retry: { maxAttempts: 1_000_000, initialBackoffMs: 200, maxBackoffMs: 5000, exhausted: 'retry-forever' },
-      handle: async (r) => { await worker.handle({ request: r.value, signal: r.signal, assignedAt: r.assignedAt, partition: r.partition }) }
+      handle: async (r) => { await worker.handle({ request: r.value, signal: r.signal, assignedAt: r.assignedAt, partition: r.partition, ...(r.traceId !== undefined ? { traceId: r.traceId } : {}) }) }
     }
   }
 }

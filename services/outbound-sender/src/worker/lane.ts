@@ -45,6 +45,8 @@ export interface LaneItem {
   finish: (finished: boolean) => void
   /** Read back from Postgres (a parked backlog), not handed over by the consumer. */
   fromDb: boolean
+  /** The record's trace id (results and dead letters carry it on). */
+  traceId: string | undefined
 }
 
 export interface LaneDeps {
@@ -96,6 +98,8 @@ export class Lane {
   #throttle: NumberThrottle | undefined
   readonly #deps: LaneDeps
   #items: LaneItem[] = []
+  /** Index of the first item that may be unfinished (finished ones at the front are skipped). */
+  #head = 0
   #doneInList = 0
   #inflightCustomers = new Map<string, number>()
 
@@ -156,10 +160,12 @@ export class Lane {
     if (item.fromDb) this.dbItems--
     this.#doneInList++
     this.lastActivity = this.#deps.clock.now()
+    while (this.#head < this.#items.length && (this.#items[this.#head] as LaneItem).phase === 'done') this.#head++
     // Compact once finished items dominate (they finish out of order).
     if (this.#doneInList > 64 && this.#doneInList * 2 > this.#items.length) {
       this.#items = this.#items.filter((i) => i.phase !== 'done')
       this.#doneInList = 0
+      this.#head = 0
     }
   }
 
@@ -175,7 +181,8 @@ export class Lane {
     const items: LaneItem[] = []
     const blocked = new Set<string>()
     let scanned = 0
-    for (const item of this.#items) {
+    for (let i = this.#head; i < this.#items.length; i++) {
+      const item = this.#items[i] as LaneItem
       if (items.length >= max) break
       // A backlog held back by one recipient: look again soon rather than scan it all each time.
       if (scanned >= this.#deps.scanLimit) { wakeAt = Math.min(wakeAt, now + 20); break }

@@ -42,6 +42,9 @@ import { backoffMs, classifyFailure, DEFAULT_SEND_POLICY, unknownOutcomeAction, 
 export type OutboundResultInit = MessageInitShape<typeof OutboundResultSchema>
 export type OutboundDeadLetterInit = MessageInitShape<typeof DeadLetterSchemaT>
 
+/** Where a result or dead letter came from (its request's trace id, when known). */
+export interface PublishContext { traceId?: string | undefined }
+
 /** A record handed over by the consumer. */
 export interface IncomingRequest {
   request: OutboundRequest
@@ -54,6 +57,8 @@ export interface IncomingRequest {
    * parks the rest in Postgres (see `park`); without it, everything is held in memory.
    */
   partition?: number
+  /** The record's trace id, carried onto its result and dead letter. */
+  traceId?: string
 }
 
 export interface NumberSource {
@@ -65,8 +70,8 @@ export interface SendWorkerOptions {
   db: Db
   graph: Pick<GraphClient, 'sendMessage' | 'markAsRead'>
   numbers: NumberSource
-  publishResult: (result: OutboundResultInit) => Promise<void>
-  publishDeadLetter: (deadLetter: OutboundDeadLetterInit) => Promise<void>
+  publishResult: (result: OutboundResultInit, context: PublishContext) => Promise<void>
+  publishDeadLetter: (deadLetter: OutboundDeadLetterInit, context: PublishContext) => Promise<void>
   logger: Logger
   clock?: Clock
   random?: () => number
@@ -206,6 +211,7 @@ export class SendWorker {
         committed: undefined,
         guardHandle: undefined,
         fromDb: false,
+        traceId: incoming.traceId,
         finish: (finished) => { if (finished) resolve(); else reject(handBack()) }
       }
       const lane = this.#lane(req.phoneNumberId)
@@ -222,6 +228,12 @@ export class SendWorker {
         }
         lane.quietUntil = Math.max(lane.quietUntil, at + (this.#o.quietMs ?? 1000))
       }
+      if (!this.#watched.has(incoming.signal)) {
+        // One listener per partition generation (not per record): drop what it holds on revoke.
+        this.#watched.add(incoming.signal)
+        const signal = incoming.signal
+        signal.addEventListener('abort', () => { this.#revokeAll(signal) }, { once: true })
+      }
       // Held already (read back from Postgres, or a duplicate record): that item finishes it.
       if (lane.ids.has(req.requestId)) { resolve(); return }
       if (incoming.partition !== undefined && (lane.parked || lane.size >= this.#heldCap(lane))) {
@@ -235,12 +247,6 @@ export class SendWorker {
         return
       }
       lane.push(item)
-      if (!this.#watched.has(incoming.signal)) {
-        // One listener per partition generation (not per record): drop its waiting records on revoke.
-        this.#watched.add(incoming.signal)
-        const signal = incoming.signal
-        signal.addEventListener('abort', () => { this.#revokeAll(signal) }, { once: true })
-      }
       this.#metrics?.queued.inc()
       this.#pump(lane)
     })
@@ -336,6 +342,7 @@ export class SendWorker {
       committed: undefined,
       guardHandle: undefined,
       fromDb: true,
+      traceId: undefined,
       finish: () => {}
     }
   }
@@ -652,6 +659,7 @@ export class SendWorker {
       return
     }
     await this.#publishOutcome(item.request, {
+      traceId: item.traceId,
       status: kind === 'sent' ? OutboundStatus.SENT : kind === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
       wamid: outcome.wamid,
       metaError: outcome.metaError,
@@ -673,7 +681,8 @@ export class SendWorker {
   }
 
   /** Publishes the result (and the dead letter), retrying until Kafka takes them. */
-  async #publishOutcome (req: OutboundRequest, o: { status: OutboundStatus, wamid?: string | undefined, metaError?: StoredMetaError | undefined, attempts: number, deadLetter?: { reason: string, detail: string } | undefined }): Promise<void> {
+  async #publishOutcome (req: OutboundRequest, o: { status: OutboundStatus, wamid?: string | undefined, metaError?: StoredMetaError | undefined, attempts: number, deadLetter?: { reason: string, detail: string } | undefined, traceId?: string | undefined }): Promise<void> {
+    const context: PublishContext = { traceId: o.traceId }
     const now = BigInt(Date.now())
     const metaError = o.metaError === undefined
       ? undefined
@@ -711,9 +720,9 @@ export class SendWorker {
             ...(metaError !== undefined ? { lastError: metaError } : {}),
             detail: o.deadLetter.detail.slice(0, 2000),
             deadAt: now
-          }))
+          }), context)
         }
-        await this.#o.publishResult(result)
+        await this.#o.publishResult(result, context)
         return
       } catch (err) {
         this.#log.error({ err, requestId: req.requestId }, 'cannot publish the result; retrying')
@@ -733,7 +742,7 @@ export class SendWorker {
         const applied = await this.#retrying(() => finishUnsent(this.#o.db, item.id, 'dead_lettered', reason, `the number cannot send (${info?.status ?? 'unknown number'})`), item.id)
         if (applied === undefined) return
         if (applied) {
-          await this.#publishOutcome(item.request, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason, detail: `phone number ${lane.phoneNumberId}: ${info?.status ?? 'not found'}` } })
+          await this.#publishOutcome(item.request, { status: OutboundStatus.FAILED, attempts: 0, traceId: item.traceId, deadLetter: { reason, detail: `phone number ${lane.phoneNumberId}: ${info?.status ?? 'not found'}` } })
           this.#metrics?.sends.inc({ outcome: 'dead_lettered' })
           this.#done(lane, item, true)
         } else {
@@ -771,7 +780,7 @@ export class SendWorker {
       const row = byId.get(item.id)
       if (row === undefined) {
         item.phase = 'settling'
-        await this.#publishOutcome(item.request, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason: 'OUT_REQUEST_UNKNOWN', detail: 'no accepted request row for this record' } })
+        await this.#publishOutcome(item.request, { status: OutboundStatus.FAILED, attempts: 0, traceId: item.traceId, deadLetter: { reason: 'OUT_REQUEST_UNKNOWN', detail: 'no accepted request row for this record' } })
         this.#done(lane, item, true)
         continue
       }
@@ -801,7 +810,7 @@ export class SendWorker {
           return
         }
         this.#log.warn({ requestId: row.id, phoneNumberId: row.phone_number_id, attempt: row.attempts }, 'a previous worker stopped while sending this request: outcome unknown, not resent (policy)')
-        await this.#publishOutcome(item.request, { status: OutboundStatus.UNKNOWN, attempts: row.attempts })
+        await this.#publishOutcome(item.request, { status: OutboundStatus.UNKNOWN, attempts: row.attempts, traceId: item.traceId })
         this.#metrics?.sends.inc({ outcome: 'unknown' })
         this.#done(lane, item, true)
         return
@@ -813,6 +822,7 @@ export class SendWorker {
         if (row.error_code !== 'OUT_NOT_ACCEPTED') {
           const meta = row.meta_error as StoredMetaError | null
           await this.#publishOutcome(item.request, {
+            traceId: item.traceId,
             status: row.state === 'sent' ? OutboundStatus.SENT : row.state === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
             wamid: row.wamid ?? undefined,
             metaError: meta ?? undefined,

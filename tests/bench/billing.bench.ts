@@ -49,7 +49,7 @@ let t0 = performance.now()
 const published = await publishStatuses(bus, accounts, 0, STATUSES / 2, 'A', sentAt)
 console.log(`published: ${published} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
-const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId], { env: process.env, stdio: 'inherit', execArgv: ['--max-old-space-size=160'] })
+const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId], { env: process.env, stdio: 'inherit', execArgv: ['--max-old-space-size=160', '--max-semi-space-size=8'] })
 const messages: Array<{ ready?: boolean, maxRssKb?: number }> = []
 worker.on('message', (m) => messages.push(m as never))
 await wait(async () => messages.some((m) => m.ready === true), 'worker ready', 120_000)

@@ -29,6 +29,8 @@ export interface BillingRuntimeDeps {
   fromBeginning?: boolean
   /** Facts per pricing transaction. */
   maxBatchFacts?: number
+  /** Unfinished records per partition before the consumer pauses it. Default 300. */
+  maxPendingPerPartition?: number
   onFatal?: (err: Error) => void
 }
 
@@ -66,9 +68,12 @@ export async function startBillingRuntime (deps: BillingRuntimeDeps): Promise<Bi
     logger: deps.logger,
     groupId: deps.groupId ?? 'billing',
     fromBeginning: deps.fromBeginning ?? true,
-    handlers: billingHandlers({ batcher }),
-    // Records wait in the batcher, not in Kafka: let many be in flight per partition.
-    maxPendingPerPartition: 5000,
+    handlers: billingHandlers({ batcher }, { concurrency: deps.maxPendingPerPartition ?? 300 }),
+    // Records in flight are what the process's memory holds (each keeps its fetch buffer until
+    // its batch commits): enough for full batches across a busy topic's partitions, no more.
+    // Sized for a 256 MB container (about 300 × 12 partitions ≈ 3,600 records per topic).
+    maxPendingPerPartition: deps.maxPendingPerPartition ?? 300,
+    maxBytesPerPartition: 64 * 1024,
     onFatal: deps.onFatal
   })
   await consumer.start()

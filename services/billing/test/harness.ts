@@ -6,7 +6,7 @@
  * and OutboundResult.
  */
 import { fromBinary } from '@bufbuild/protobuf'
-import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, webhookTopicKey, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { createBusProducer, createKafka, createTopicRegistry, webhookTopicKey, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
 import { OutboundStatus, TenantBalanceEventSchema, UsageRecordSchema, type TenantBalanceEvent, type UsageRecord } from '@coexist/contracts'
 import { createApiKey } from '@coexist/db'
 import type { HttpApp } from '@coexist/http'
@@ -17,6 +17,7 @@ import { buildApp } from '../src/app.ts'
 import { repriceOpenLines } from '../src/ledger/pricer.ts'
 import { createPricer, startBillingRuntime, type BillingRuntime } from '../src/runtime.ts'
 import { FakeClock, cipher, fixture, type Fixture } from './helpers.ts'
+import { ensureTopicsRetrying } from './topics.ts'
 
 export const ADMIN_KEY = 'test-admin-key-0123456789abcdef'
 export const logger: Logger = createLogger({ level: (process.env.LOG_LEVEL ?? 'silent') as 'silent', name: 'billing-test' })
@@ -106,7 +107,7 @@ export async function billingEnv (t: Teardown, opts: { now?: number, sampleCard?
   const admin = kafka.admin()
   await admin.connect()
   t.teardown(() => admin.disconnect())
-  await ensureTopics(admin, registry, { only: TOPICS.map((k) => registry.topic(k)) })
+  await ensureTopicsRetrying(admin, registry, TOPICS)
   const producer = createBusProducer({ kafka, registry, logger })
   await producer.connect()
   t.teardown(() => producer.disconnect())

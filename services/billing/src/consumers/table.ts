@@ -19,8 +19,6 @@ export interface ConsumerDeps {
 }
 
 const RETRY: Partial<RetryPolicy> = { maxAttempts: 10, initialBackoffMs: 200, maxBackoffMs: 10_000, exhausted: 'retry-forever' }
-/** Records of one partition in flight at once (they wait together in the batcher). */
-const CONCURRENCY = 1000
 
 /** SQLSTATE classes that mean "this data can never be written" rather than "try again". */
 const PERMANENT_SQL = /^(22|23|42)/
@@ -37,12 +35,13 @@ async function submit (deps: ConsumerDeps, facts: readonly Fact[]): Promise<void
   }
 }
 
-function handler<K extends TopicKey> (handle: TopicHandler<K>['handle']): TopicHandler<K> {
-  return { handle, ordering: 'none', maxConcurrency: CONCURRENCY, retry: RETRY }
-}
-
-/** The handler table for createBusConsumer. */
-export function billingHandlers (deps: ConsumerDeps): TopicHandlers {
+/**
+ * The handler table for createBusConsumer. `concurrency`: records of one partition in flight at
+ * once (they wait together in the batcher); default 300.
+ */
+export function billingHandlers (deps: ConsumerDeps, opts: { concurrency?: number } = {}): TopicHandlers {
+  const handler = <K extends TopicKey>(handle: TopicHandler<K>['handle']): TopicHandler<K> =>
+    ({ handle, ordering: 'none', maxConcurrency: opts.concurrency ?? 300, retry: RETRY })
   return {
     'outbound.results': handler<'outbound.results'>(async (r) => {
       const f = sendFactOf(r.value)

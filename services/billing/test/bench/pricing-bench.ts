@@ -4,7 +4,8 @@
  * fixture builders), and the worker process that runs the real billing runtime.
  */
 import { randomBytes } from 'node:crypto'
-import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { createBusProducer, createKafka, createTopicRegistry, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { ensureTopicsRetrying } from '../topics.ts'
 import { createDb, createPhoneNumber, createTenant, createTokenCipher, sql, upsertWaba, type Db } from '@coexist/db'
 import { createLogger } from '@coexist/logger'
 import { pricing, statusWebhook } from '@coexist/meta/fixtures'
@@ -43,7 +44,7 @@ export async function benchBus (brokers: string[], prefix: string): Promise<Benc
   const registry = createTopicRegistry({ prefix, partitions: 12 })
   const admin = kafka.admin()
   await admin.connect()
-  await ensureTopics(admin, registry, { only: TOPICS.map((k) => registry.topic(k)) })
+  await ensureTopicsRetrying(admin, registry, TOPICS)
   const producer = createBusProducer({ kafka, registry, logger, maxBatchBytes: 8 * 1024 * 1024, maxBatchRecords: 10_000, publishTimeoutMs: 60_000 })
   await producer.connect()
   const topic = registry.topic('webhook.messages').name

@@ -339,7 +339,10 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   async function run (w: Work, m: KafkaMessage): Promise<boolean> {
     const headers = decodeHeaders(m.headers)
     const bytes = m.value ?? Buffer.alloc(0)
-    const log = logger.child({ topic: w.topic, partition: w.partition, offset: m.offset })
+    // Created on first use: most records never log, and a child logger per record is a real
+    // cost (allocation, GC) for a consumer running thousands of records at once.
+    let child: Logger | undefined
+    const log = (): Logger => (child ??= logger.child({ topic: w.topic, partition: w.partition, offset: m.offset }))
     let value: unknown = bytes
     const schema = w.spec.schema
     if (schema !== null) {
@@ -349,13 +352,13 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
         const err = BusErrors.BUS_SCHEMA_MISMATCH.create({
           message: `expected ${schema.typeName} (${PROTOBUF_CONTENT_TYPE}), got schema=${named ?? '-'} content-type=${ct ?? '-'}`
         })
-        return await deadLetter(w, m, 'schema-mismatch', err, 0, log)
+        return await deadLetter(w, m, 'schema-mismatch', err, 0, log())
       }
       try {
         value = fromBinary(schema, bytes)
       } catch (cause) {
         const err = BusErrors.BUS_DECODE_FAILED.create({ message: `not a valid ${schema.typeName}: ${errorText(cause)}`, cause })
-        return await deadLetter(w, m, 'decode', err, 0, log)
+        return await deadLetter(w, m, 'decode', err, 0, log())
       }
     }
     const key = m.key === null || m.key === undefined ? null : m.key.toString('utf8')
@@ -376,7 +379,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
           attempt,
           assignedAt: assignedAt.get(tpKey(w.topic, w.partition)) ?? Date.now(),
           signal: w.abort.signal,
-          log
+          get log () { return log() }
         })
         channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs: performance.now() - started, attempt, outcome: 'ok' })
         return true
@@ -390,11 +393,11 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
         const exhausted = attempt >= w.policy.maxAttempts && w.policy.exhausted === 'dead-letter'
         if (permanent || exhausted) {
           channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs, attempt, outcome: 'dead-letter' })
-          log.error({ err, attempt }, 'handler failed; dead-lettering the record')
-          return await deadLetter(w, m, 'handler', err, attempt, log)
+          log().error({ err, attempt }, 'handler failed; dead-lettering the record')
+          return await deadLetter(w, m, 'handler', err, attempt, log())
         }
         channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs, attempt, outcome: 'retry' })
-        log.warn({ err, attempt }, 'handler failed; retrying')
+        log().warn({ err, attempt }, 'handler failed; retrying')
         // A stop interrupts the back-off: the record stays unfinished and is redelivered.
         await sleep(backoff(w.policy, attempt), AbortSignal.any([w.abort.signal, stopSignal.signal]))
         if (stopping) return false

@@ -292,6 +292,25 @@ t.test('a record tells when its partition was assigned to this member (not when 
   t.ok(r.handledAt - r.assignedAt >= 350, 'not the time the record arrived')
 })
 
+t.test("a record's logger (made on first use) is bound to topic, partition and offset", async (t) => {
+  const env = await busEnv(t, { only: ['outbound.requests', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const lines: string[] = []
+  const { createLogger } = await import('@coexist/logger')
+  const captured = createLogger({ level: 'info' }, { write: (line: string) => { lines.push(line) } })
+  const consumer = createBusConsumer({
+    kafka: env.kafka, registry: env.registry, producer, logger: captured, groupId: groupId('log'), ...FAST,
+    handlers: { 'outbound.requests': { handle: (r) => { if (r.value.requestId === 'talk') r.log.info('handled') } } }
+  })
+  t.teardown(() => consumer.stop())
+  await producer.publish('outbound.requests', { key: 'pn-1', value: { requestId: 'quiet' } })
+  await producer.publish('outbound.requests', { key: 'pn-1', value: { requestId: 'talk' } })
+  await consumer.start()
+  await until(() => lines.some((l) => l.includes('"handled"')), 10_000, 'the log line')
+  const line = JSON.parse(lines.find((l) => l.includes('"handled"')) as string)
+  t.match(line, { topic: env.registry.topic('outbound.requests').name, partition: 0, offset: '1' })
+})
+
 t.test('a 3 MB record reaches its handler with the default fetch sizes', async (t) => {
   const env = await busEnv(t, { only: ['webhook.raw', 'deadletter'] })
   const producer = await producerFor(t, env)

@@ -189,31 +189,38 @@ export async function billingEnv (t: Teardown, opts: { now?: number, sampleCard?
     await runtime.relay.drain()
   }
 
+  // One reader for the env's lifetime (a new consumer group costs the broker's initial
+  // rebalance delay, seconds, each time).
+  type Seen = Awaited<ReturnType<BillingEnv['published']>>[number]
+  const seen: Record<'billing.usage' | 'billing.balance', Seen[]> = { 'billing.usage': [], 'billing.balance': [] }
+  let reader: Promise<void> | undefined
+  const startReader = async (): Promise<void> => {
+    const consumer = kafka.consumer({ groupId: `read-${registry.prefix}`, maxWaitTimeInMs: 100 })
+    await consumer.connect()
+    t.teardown(() => consumer.disconnect())
+    const byName = new Map<string, 'billing.usage' | 'billing.balance'>([[registry.topic('billing.usage').name, 'billing.usage'], [registry.topic('billing.balance').name, 'billing.balance']])
+    await consumer.subscribe({ topics: [...byName.keys()], fromBeginning: true })
+    await consumer.run({
+      eachMessage: async ({ topic, message }) => {
+        const eventType = message.headers?.['event-type']?.toString() ?? ''
+        const value = message.value ?? Buffer.alloc(0)
+        seen[byName.get(topic)!].push({
+          key: message.key?.toString() ?? '',
+          eventType,
+          ...(eventType === 'billing.usage_recorded' ? { usage: fromBinary(UsageRecordSchema, value) } : { balance: fromBinary(TenantBalanceEventSchema, value) })
+        })
+      }
+    })
+  }
   const published: BillingEnv['published'] = async (topic, timeoutMs = 15_000) => {
-    const out: Awaited<ReturnType<BillingEnv['published']>> = []
     const ends = await admin.fetchTopicOffsets(registry.topic(topic).name)
     const count = ends.reduce((n, p) => n + Number(p.high) - Number(p.low), 0)
-    if (count === 0) return out
-    const consumer = kafka.consumer({ groupId: `read-${topic}-${Math.random().toString(36).slice(2)}` })
-    await consumer.connect()
-    try {
-      await consumer.subscribe({ topic: registry.topic(topic).name, fromBeginning: true })
-      await consumer.run({
-        eachMessage: async ({ message }) => {
-          const eventType = message.headers?.['event-type']?.toString() ?? ''
-          const value = message.value ?? Buffer.alloc(0)
-          out.push({
-            key: message.key?.toString() ?? '',
-            eventType,
-            ...(eventType === 'billing.usage_recorded' ? { usage: fromBinary(UsageRecordSchema, value) } : { balance: fromBinary(TenantBalanceEventSchema, value) })
-          })
-        }
-      })
-      await until(() => out.length >= count, timeoutMs, `${count} records on ${topic}`)
-    } finally {
-      await consumer.disconnect()
+    if (count > 0) {
+      reader ??= startReader()
+      await reader
+      await until(() => seen[topic].length >= count, timeoutMs, `${count} records on ${topic}`)
     }
-    return out
+    return [...seen[topic]]
   }
 
   return {

@@ -25,14 +25,15 @@ import { maxCountInWindow, startSimulator, type RunningSimulator } from '@coexis
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const NEIGHBOUR_BACKLOG = Number(process.env.BENCH_NEIGHBOUR_BACKLOG ?? 10_000)
+/** Seconds of trickle to the unloaded numbers, per case. */
+const TRICKLE_SECONDS = Number(process.env.BENCH_TRICKLE_SECONDS ?? 15)
 /** `mixed`, `neighbour` or both (default). */
 const PHASES = (process.env.BENCH_PHASES ?? 'mixed,neighbour').split(',')
-const CLASSES = [
-  { mps: 5, numbers: 450 },
-  { mps: 20, numbers: 40 },
-  { mps: 80, numbers: 9 },
-  { mps: 1000, numbers: 1 }
-] as const
+/** Numbers per limit class; BENCH_CLASSES="5:450,20:40,80:9,1000:1" (the default) overrides it. */
+const CLASSES = (process.env.BENCH_CLASSES ?? '5:450,20:40,80:9,1000:1').split(',').map((c) => {
+  const [mps, numbers] = c.split(':').map(Number)
+  return { mps: mps as number, numbers: numbers as number }
+})
 
 const url = process.env.DATABASE_URL as string
 const brokers = process.env.KAFKA_BROKERS as string
@@ -72,6 +73,10 @@ async function addNumber (mps: number): Promise<string> {
 
 interface Service { proc: ChildProcess, base: string, stop: () => Promise<void> }
 
+/** Service processes still running: killed if the bench ends early. */
+const children = new Set<ChildProcess>()
+process.on('exit', () => { for (const c of children) c.kill('SIGKILL') })
+
 async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): Promise<Service> {
   const port = await freePort()
   const prof = process.env.BENCH_PROFILE === roles ? ['--cpu-prof', '--cpu-prof-dir=/tmp/outbound-bench-prof'] : []
@@ -88,6 +93,9 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
       COEXIST_ENCRYPTION_KEY: keyBytes.toString('base64'),
       COEXIST_ADMIN_KEY: ADMIN_KEY,
       LOG_LEVEL: 'warn',
+      // As in a container: few malloc arenas (glibc makes one per thread otherwise).
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      ...(process.env.BENCH_TRACE_WARNINGS === '1' ? { NODE_OPTIONS: '--trace-warnings' } : {}),
       OUTBOUND_ROLES: roles,
       OUTBOUND_GROUP_ID: `bench-${prefix}`,
       // Only our own sends: no inbound traffic in this run.
@@ -96,6 +104,8 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
     },
     stdio: ['ignore', 'inherit', 'inherit']
   })
+  children.add(proc)
+  proc.once('exit', () => children.delete(proc))
   const base = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 60_000
   for (;;) {
@@ -286,14 +296,14 @@ const unloaded = [await addNumber(80), await addNumber(80), await addNumber(80),
 const neighbour = await addNumber(5)
 
 let svc = await startService(await singlePartitionPrefix(), 'all')
-await sleep(1500)
-const alone = await trickle(svc, unloaded, 10, 8)
+await sleep(3000)
+const alone = await trickle(svc, unloaded, 10, TRICKLE_SECONDS)
 await svc.stop()
 
 svc = await startService(await singlePartitionPrefix(), 'all')
 await enqueue(svc, neighbour, NEIGHBOUR_BACKLOG, 0)
-await sleep(1500)
-const behind = await trickle(svc, unloaded, 10, 8)
+await sleep(3000)
+const behind = await trickle(svc, unloaded, 10, TRICKLE_SECONDS)
 const neighbourSent = sim.control.sends({ phoneNumberId: neighbour, withoutBodies: true }).accepted.length
 await svc.stop()
 

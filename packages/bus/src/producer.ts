@@ -20,8 +20,6 @@
  * await producer.connect()
  * await producer.publish('outbound.requests', { key: phoneNumberId, value: create(OutboundRequestSchema, {...}) })
  */
-import { promisify } from 'node:util'
-import { gzip, gzipSync, unzip } from 'node:zlib'
 import { create, toBinary, type MessageInitShape } from '@bufbuild/protobuf'
 import kafkajs, { type Kafka, type Message, type Producer, type RetryOptions } from 'kafkajs'
 import type { Logger } from '@coexist/logger'
@@ -74,7 +72,7 @@ export interface BusProducerOptions {
   maxBatchBytes?: number
   /** Default deadline of a publish, ms. Default 5000. */
   publishTimeoutMs?: number
-  /** Batches with at least this many bytes are gzip-compressed (level 1, see installGzipCodec). Default 16 KiB. */
+  /** Batches with at least this many bytes are gzip-compressed. Default 16 KiB. */
   compressMinBytes?: number
   /** kafkajs retry for a batch (bounded: see the module comment). Default 5 retries, 100 ms → 1 s. */
   retry?: RetryOptions
@@ -111,31 +109,6 @@ const toBuffer = (v: string | Uint8Array): Buffer | string =>
 const byteLength = (v: string | Uint8Array | null | undefined): number =>
   v === null || v === undefined ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.byteLength
 
-/** Record batches up to this size are gzipped synchronously (well under a millisecond at level 1). */
-const SYNC_GZIP_MAX_BYTES = 64 * 1024
-const gzipAsync = promisify(gzip)
-const unzipAsync = promisify(unzip)
-let gzipCodecInstalled = false
-
-/**
- * kafkajs gzips each partition's record batch through a zlib stream (`promisify(zlib.gzip)`,
- * level 6): ~70 µs of CPU per call even for a few hundred bytes, and a group-commit batch spans
- * dozens of partitions. This codec (still gzip, so consumers and brokers see no difference) uses
- * level 1 and a synchronous call for small batches: ~20 µs per call; big batches stay off the
- * event loop. Installed once per process (kafkajs's codec table is global); decompression is
- * kafkajs's own.
- */
-function installGzipCodec (): void {
-  if (gzipCodecInstalled) return
-  gzipCodecInstalled = true
-  kafkajs.CompressionCodecs[kafkajs.CompressionTypes.GZIP] = () => ({
-    compress: async (encoder: { buffer: Buffer }): Promise<Buffer> => encoder.buffer.length <= SYNC_GZIP_MAX_BYTES
-      ? gzipSync(encoder.buffer, { level: 1 })
-      : await gzipAsync(encoder.buffer, { level: 1 }),
-    decompress: (buffer: Buffer): Promise<Buffer> => unzipAsync(buffer)
-  })
-}
-
 /** kafkajs error `type`s in an error, its causes and aggregated errors (kafkajs wraps them). */
 function kafkaErrorTypes (err: unknown, depth = 0, out: string[] = []): string[] {
   if (err === null || typeof err !== 'object' || depth > 8) return out
@@ -156,7 +129,6 @@ export function createBusProducer (opts: BusProducerOptions): BusProducer {
   const defaultTimeoutMs = opts.publishTimeoutMs ?? 5000
   const compressMinBytes = opts.compressMinBytes ?? 16 * 1024
   const retry: RetryOptions = { retries: 5, initialRetryTime: 100, maxRetryTime: 1000, ...opts.retry }
-  installGzipCodec()
 
   let producer: Producer | undefined
   let connecting: Promise<Producer> | undefined

@@ -236,6 +236,13 @@ for (const c of CLASSES) {
     peak = Math.max(peak, maxCountInWindow(times, 1000))
   }
   const throttled = report.rejected.filter((r) => r.code === 130429 && ids.includes(r.phoneNumberId)).length
+  if (process.env.BENCH_VERBOSE === '1') {
+    // Per second of the run: sends of this class's first number (where the time went).
+    const times = (byNumber.get(ids[0] as string) ?? []).sort((a, b) => a - b)
+    const perSecond: number[] = []
+    for (const x of times) { const i = Math.floor((x - firstAt) / 1000); perSecond[i] = (perSecond[i] ?? 0) + 1 }
+    console.log(`${c.mps} MPS first number, sends per second of the run: ${Array.from(perSecond, (v) => v ?? 0).join(' ')}`)
+  }
   const mean = rates.reduce((s, r) => s + r, 0) / Math.max(1, rates.length)
   console.log(`${c.mps} MPS (${ids.length} numbers): achieved rate / limit ${pct(mean / c.mps)} (lowest number ${pct(Math.min(...rates) / c.mps)})`)
   console.log(`${c.mps} MPS: highest count in any 1 s window / limit ${pct(peak / c.mps)}`)

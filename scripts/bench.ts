@@ -11,7 +11,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { createDb, migrateToLatest } from '@coexist/db'
-import { ensureKafka, ensurePostgres } from './lib/infra.ts'
+import { ensureKafka, ensurePostgres, freePortPair } from './lib/infra.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const dir = join(root, 'tests', 'bench')
@@ -23,7 +23,7 @@ if (name === undefined || !names.includes(name)) {
 }
 
 const kafkaHome = mkdtempSync(join(tmpdir(), 'coexist-bench-kafka-'))
-const [pgs, kafka] = await Promise.all([ensurePostgres(), ensureKafka({ port: 29092, home: kafkaHome })])
+const [pgs, kafka] = await Promise.all([ensurePostgres(), ensureKafka({ port: Number(process.env.COEXIST_BENCH_KAFKA_PORT ?? await freePortPair(29092)), home: kafkaHome })])
 const dbName = `coexist_bench_${randomBytes(3).toString('hex')}`
 const admin = async (q: string): Promise<void> => {
   const c = new pg.Client({ connectionString: pgs.value }); await c.connect()

@@ -14,7 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { createDb, migrateToLatest } from '@coexist/db'
-import { ensureKafka, ensurePostgres, portOpen } from './lib/infra.ts'
+import { ensureKafka, ensurePostgres, freePortPair } from './lib/infra.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
 const runId = randomBytes(3).toString('hex')
@@ -32,17 +32,6 @@ async function admin<T> (url: string, fn: (c: pg.Client) => Promise<T>): Promise
   const c = new pg.Client({ connectionString: url })
   await c.connect()
   try { return await fn(c) } finally { await c.end() }
-}
-
-/** The first port from `start` (step 2) where it and the next one (the controller) are free. */
-async function freePortPair (start: number): Promise<number> {
-  // A random first pick keeps concurrent runs (several developers' shells) from racing for one.
-  const offset = Math.floor(Math.random() * 50)
-  for (let i = 0; i < 50; i++) {
-    const p = start + 2 * ((offset + i) % 50)
-    if (!(await portOpen(p)) && !(await portOpen(p + 1))) return p
-  }
-  throw new Error(`no free port pair in ${start}..${start + 100} for the test broker`)
 }
 
 /** True when tap's built test class still loads @tapjs/typescript (or was never built). */

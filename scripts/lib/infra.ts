@@ -28,6 +28,19 @@ export function portOpen (port: number, host = '127.0.0.1', timeoutMs = 1000): P
   })
 }
 
+/**
+ * A free port pair (broker, controller) from `start` upward in steps of 2; the first pick is
+ * random so concurrent runs (several shells, a test run beside a benchmark) do not race for one.
+ */
+export async function freePortPair (start: number, span = 50): Promise<number> {
+  const offset = Math.floor(Math.random() * span)
+  for (let i = 0; i < span; i++) {
+    const p = start + 2 * ((offset + i) % span)
+    if (!(await portOpen(p)) && !(await portOpen(p + 1))) return p
+  }
+  throw new Error(`no free port pair in ${start}..${start + 2 * span} for a local broker`)
+}
+
 let runtimeChecked: Promise<boolean> | undefined
 /** True when testcontainers finds a working container runtime within a few seconds. */
 export function containerRuntimeAvailable (): Promise<boolean> {

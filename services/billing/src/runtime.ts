@@ -31,6 +31,8 @@ export interface BillingRuntimeDeps {
   maxBatchFacts?: number
   /** Unfinished records per partition before the consumer pauses it. Default 300. */
   maxPendingPerPartition?: number
+  /** Pricing transactions running at once. Default 2. */
+  maxInFlight?: number
   onFatal?: (err: Error) => void
 }
 
@@ -59,6 +61,7 @@ export async function startBillingRuntime (deps: BillingRuntimeDeps): Promise<Bi
     apply: async (facts) => await applyFacts(pricer, facts),
     logger: deps.logger,
     maxFacts: deps.maxBatchFacts,
+    maxInFlight: deps.maxInFlight,
     afterCommit: relay.kick
   })
   const consumer = createBusConsumer({
@@ -74,6 +77,9 @@ export async function startBillingRuntime (deps: BillingRuntimeDeps): Promise<Bi
     // Sized for a 256 MB container (about 300 × 12 partitions ≈ 3,600 records per topic).
     maxPendingPerPartition: deps.maxPendingPerPartition ?? 300,
     maxBytesPerPartition: 64 * 1024,
+    // When the busy partitions are paused (records in flight at the cap), a fetch holds only the
+    // idle ones and the broker keeps it for this long: short, so resumed partitions refill fast.
+    maxWaitTimeMs: 100,
     onFatal: deps.onFatal
   })
   await consumer.start()

@@ -151,6 +151,7 @@ export interface BillingOutbox {
   event_type: string;
   id: Generated<Int8>;
   key: string;
+  keys: string[] | null;
   payload: Buffer;
   schema: string;
   tenant_id: string | null;

@@ -106,10 +106,10 @@ export async function up (db: Kysely<any>): Promise<void> {
     .addCheckConstraint('billing_ledger_app_free', sql`origin <> 'business_app' OR (state = 'free' AND billed_price_micros = 0)`)
     .addCheckConstraint('billing_ledger_free_costs_nothing', sql`state = 'charged' OR (unit_price_micros = 0 AND billed_price_micros = 0)`)
     .execute()
+  // Few indexes on purpose: every status rewrites its line. Usage, invoices, analytics and tier
+  // repricing go through (tenant_id, sent_at); windows through the business number × user pair.
   await db.schema.createIndex('billing_ledger_tenant_sent_idx').on('billing_ledger').columns(['tenant_id', 'sent_at']).execute()
   await db.schema.createIndex('billing_ledger_pair_idx').on('billing_ledger').columns(['phone_number_id', 'recipient', 'sent_at']).execute()
-  await db.schema.createIndex('billing_ledger_waba_sent_idx').on('billing_ledger').columns(['waba_id', 'sent_at']).execute()
-  await db.schema.createIndex('billing_ledger_open_idx').on('billing_ledger').column('state').where(sql.ref('state'), 'in', sql`('pending', 'unpriced')`).execute()
 
   // Charged messages per market × category × month (the WABA's timezone) of a pricing scope (the
   // business portfolio when known, else the WABA): our count toward Meta's volume tiers.
@@ -192,11 +192,14 @@ export async function up (db: Kysely<any>): Promise<void> {
     .execute()
 
   // Events written in the same transaction as the change they describe, published afterwards
-  // (at least once; consumers dedupe UsageRecord by usage_id + revision).
+  // (at least once; consumers dedupe UsageRecord by usage_id + revision). A row holds one event,
+  // or with `keys` a batch: `payload` is the events framed as [4-byte length][bytes], keys[i] the
+  // record key of event i (one row per pricing transaction instead of one per message).
   await db.schema.createTable('billing_outbox')
     .addColumn('id', 'bigint', (c) => c.primaryKey().generatedAlwaysAsIdentity())
     .addColumn('topic', 'text', (c) => c.notNull()) // a @coexist/bus topic key, e.g. 'billing.usage'
     .addColumn('key', 'text', (c) => c.notNull())
+    .addColumn('keys', sql`text[]`)
     .addColumn('event_type', 'text', (c) => c.notNull())
     .addColumn('schema', 'text', (c) => c.notNull())
     .addColumn('tenant_id', 'text')

@@ -9,14 +9,42 @@ import { balanceState, utcMonth, type BalanceStateName } from '../domain/balance
 
 export type Tx = Transaction<Database>
 
-/** An event to publish after commit (a row of billing_outbox). */
+/**
+ * An event to publish after commit (a row of billing_outbox): one event, or with `keys` a batch
+ * of events framed by {@link frameEvents} (keys[i] is the record key of event i).
+ */
 export interface OutboxRow {
   topic: 'billing.usage' | 'billing.balance'
   key: string
+  keys?: string[]
   eventType: string
   schema: string
   tenantId: string | null
   payload: Uint8Array
+}
+
+/** Frames encoded events as [4-byte big-endian length][bytes]… (one outbox row for many events). */
+export function frameEvents (events: readonly Uint8Array[]): Buffer {
+  const out = Buffer.allocUnsafe(events.reduce((n, e) => n + 4 + e.byteLength, 0))
+  let at = 0
+  for (const e of events) {
+    out.writeUInt32BE(e.byteLength, at)
+    out.set(e, at + 4)
+    at += 4 + e.byteLength
+  }
+  return out
+}
+
+/** The events of a framed payload, as views into it. */
+export function unframeEvents (payload: Uint8Array): Uint8Array[] {
+  const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+  const out: Uint8Array[] = []
+  for (let at = 0; at < buf.length;) {
+    const n = buf.readUInt32BE(at)
+    out.push(buf.subarray(at + 4, at + 4 + n))
+    at += 4 + n
+  }
+  return out
 }
 
 export const BALANCE_EVENT_TYPE = 'billing.balance_changed'
@@ -108,7 +136,9 @@ export async function evaluateBalances (tx: Tx, keys: readonly { tenantId: strin
 export async function insertOutbox (tx: Tx, rows: readonly OutboxRow[]): Promise<void> {
   if (rows.length === 0) return
   await sql`
-    INSERT INTO billing_outbox (topic, key, event_type, schema, tenant_id, payload)
-    SELECT * FROM unnest(${rows.map((r) => r.topic)}::text[], ${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.eventType)}::text[],
-      ${rows.map((r) => r.schema)}::text[], ${rows.map((r) => r.tenantId)}::text[], ${rows.map((r) => Buffer.from(r.payload))}::bytea[])`.execute(tx)
+    INSERT INTO billing_outbox (topic, key, keys, event_type, schema, tenant_id, payload)
+    SELECT t, k, CASE WHEN ks IS NULL THEN NULL ELSE string_to_array(ks, chr(31)) END, e, s, tn, p
+    FROM unnest(${rows.map((r) => r.topic)}::text[], ${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.keys === undefined ? null : r.keys.join('\u001f'))}::text[],
+      ${rows.map((r) => r.eventType)}::text[], ${rows.map((r) => r.schema)}::text[], ${rows.map((r) => r.tenantId)}::text[],
+      ${rows.map((r) => Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength))}::bytea[]) AS v(t, k, ks, e, s, tn, p)`.execute(tx)
 }

@@ -68,13 +68,14 @@ export class FactBatcher {
   #drain (): void {
     if (this.#timer !== undefined) { clearTimeout(this.#timer); this.#timer = undefined }
     if (this.#running.size >= this.#opts.maxInFlight || this.#queue.length === 0) return
-    const batch: Waiter[] = []
+    let take = 0
     let n = 0
-    while (this.#queue.length > 0 && (batch.length === 0 || n + this.#queue[0]!.facts.length <= this.#opts.maxFacts)) {
-      const w = this.#queue.shift()!
-      batch.push(w)
-      n += w.facts.length
+    while (take < this.#queue.length && (take === 0 || n + this.#queue[take]!.facts.length <= this.#opts.maxFacts)) {
+      n += this.#queue[take]!.facts.length
+      take++
     }
+    const batch = this.#queue.slice(0, take)
+    this.#queue = this.#queue.slice(take)
     this.#queued -= n
     const p: Promise<void> = this.#run(batch).finally(() => {
       this.#running.delete(p)

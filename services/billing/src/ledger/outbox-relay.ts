@@ -3,6 +3,7 @@
 // and before the delete publishes again; consumers dedupe UsageRecord by usage_id + revision).
 // Rows are claimed with SKIP LOCKED, so several replicas can relay side by side.
 import type { BusProducer } from '@coexist/bus'
+import { unframeEvents } from './balances.ts'
 import { HEADER, PROTOBUF_CONTENT_TYPE } from '@coexist/bus'
 import { sql, type Db } from '@coexist/db'
 import type { Logger } from '@coexist/logger'
@@ -11,7 +12,7 @@ export interface OutboxRelayOptions {
   db: Db
   producer: Pick<BusProducer, 'publishRaw'>
   logger: Logger
-  /** Rows per transaction. Default 2000. */
+  /** Rows per transaction (a row may hold up to 1,000 batched events). Default 20. */
   batchSize?: number
   /** Poll interval when idle, ms (kick() runs it at once). Default 1000. */
   intervalMs?: number
@@ -25,10 +26,10 @@ export interface OutboxRelay {
   stop: () => Promise<void>
 }
 
-interface Row { id: number, topic: string, key: string, event_type: string, schema: string, tenant_id: string | null, payload: Buffer }
+interface Row { id: number, topic: string, key: string, keys: string[] | null, event_type: string, schema: string, tenant_id: string | null, payload: Buffer }
 
 export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
-  const batchSize = opts.batchSize ?? 2000
+  const batchSize = opts.batchSize ?? 20
   const log = opts.logger.child({ component: 'outbox-relay' })
   let stopped = false
   let running: Promise<number> | undefined
@@ -39,20 +40,29 @@ export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
     return await opts.db.transaction().execute(async (tx) => {
       const { rows } = await sql<Row>`
         DELETE FROM billing_outbox WHERE id IN (SELECT id FROM billing_outbox ORDER BY id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, key, event_type, schema, tenant_id, payload`.execute(tx)
+        RETURNING id, topic, key, keys, event_type, schema, tenant_id, payload`.execute(tx)
       if (rows.length === 0) return 0
       rows.sort((a, b) => a.id - b.id)
-      await Promise.all(rows.map((r) => opts.producer.publishRaw(r.topic as 'billing.usage', {
-        key: r.key,
-        value: r.payload,
+      const publish = (r: Row, key: string, tenantId: string | null, value: Uint8Array): Promise<void> => opts.producer.publishRaw(r.topic as 'billing.usage', {
+        key,
+        value,
         headers: {
           [HEADER.eventType]: r.event_type,
           [HEADER.schema]: r.schema,
           [HEADER.contentType]: PROTOBUF_CONTENT_TYPE,
-          ...(r.tenant_id !== null ? { [HEADER.tenantId]: r.tenant_id } : {})
+          ...(tenantId !== null && tenantId !== '' ? { [HEADER.tenantId]: tenantId } : {})
         }
-      })))
-      return rows.length
+      })
+      const jobs: Promise<void>[] = []
+      let events = 0
+      for (const r of rows) {
+        if (r.keys === null) { jobs.push(publish(r, r.key, r.tenant_id, r.payload)); events++; continue }
+        const values = unframeEvents(r.payload)
+        values.forEach((v, i) => { const k = r.keys![i] ?? ''; jobs.push(publish(r, k, k, v)) })
+        events += values.length
+      }
+      await Promise.all(jobs)
+      return events
     })
   }
 
@@ -61,7 +71,7 @@ export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
     for (;;) {
       const n = await once()
       total += n
-      if (n < batchSize) return total
+      if (n === 0) return total
     }
   }
 

@@ -23,7 +23,7 @@ import {
 } from '../domain/pricing.ts'
 import { localDate, localMonth } from '../domain/zoned-time.ts'
 import type { AccountCache, Account } from './accounts.ts'
-import { applyBalanceDeltas, insertOutbox, type BalanceDelta, type OutboxRow, type Tx } from './balances.ts'
+import { applyBalanceDeltas, frameEvents, insertOutbox, type BalanceDelta, type OutboxRow, type Tx } from './balances.ts'
 import { deliveryOf, normalizeRecipient, pricingRank, type Fact, type InboundMessageFact, type MessageFact, type TierFact } from './facts.ts'
 import type { RateBook } from './rate-book.ts'
 
@@ -303,6 +303,7 @@ async function run (deps: PricerDeps, tx: Tx, facts: readonly Fact[], recompute:
 
   // What changed, what moves balances, what to publish.
   const outbox: OutboxRow[] = []
+  const usage: { key: string, payload: Uint8Array }[] = []
   const deltas = new Map<string, BalanceDelta>()
   const changed: Line[] = []
   const plans = await loadPlans(tx, lines)
@@ -314,7 +315,7 @@ async function run (deps: PricerDeps, tx: Tx, facts: readonly Fact[], recompute:
     if (settled && verdictChanged(old, line)) {
       line.revision = old.revision + 1
       line.settledAt ??= now
-      if (line.tenantId !== null) outbox.push(usageEvent(line, now))
+      if (line.tenantId !== null) usage.push({ key: line.tenantId, payload: usageEvent(line, now) })
     }
     if (lineChanged(old, line)) changed.push(line)
     addDelta(deltas, old, -1)
@@ -330,10 +331,16 @@ async function run (deps: PricerDeps, tx: Tx, facts: readonly Fact[], recompute:
   lap('write')
   await applyBalanceDeltas(tx, [...deltas.values()].filter((d) => d.balanceMicros !== 0 || [...d.spend.values()].some((v) => v !== 0)), now, outbox)
   lap('balances')
+  // Usage records go out as batched outbox rows (one per ≤1,000 events): writing and deleting a
+  // row per message would cost the database as much as the ledger itself.
+  for (let i = 0; i < usage.length; i += 1000) {
+    const chunk = usage.slice(i, i + 1000)
+    outbox.push({ topic: 'billing.usage', key: '', keys: chunk.map((u) => u.key), eventType: USAGE_EVENT_TYPE, schema: USAGE_SCHEMA, tenantId: null, payload: frameEvents(chunk.map((u) => u.payload)) })
+  }
   await insertOutbox(tx, outbox)
   lap('outbox')
   deps.logger.debug({ facts: facts.length, lines: lines.length, changed: changed.length, timing }, 'pricing transaction')
-  return { lines: lines.length, changed: changed.length, events: outbox.length }
+  return { lines: lines.length, changed: changed.length, events: usage.length + outbox.filter((o) => o.keys === undefined).length }
 }
 
 const NO_MARKUP: Markup = { percentBps: 0, perMessageMicros: 0 }
@@ -365,9 +372,9 @@ function lineChanged (a: Line, b: Line): boolean {
     a.meta?.type !== b.meta?.type || a.meta?.category !== b.meta?.category || a.meta?.billable !== b.meta?.billable || a.meta?.model !== b.meta?.model
 }
 
-function usageEvent (line: Line, now: number): OutboxRow {
+function usageEvent (line: Line, now: number): Uint8Array {
   const charged = line.state === 'charged'
-  const payload = toBinary(UsageRecordSchema, create(UsageRecordSchema, {
+  return toBinary(UsageRecordSchema, create(UsageRecordSchema, {
     usageId: usageIdOf(line.wamid),
     tenantId: line.tenantId ?? '',
     phoneNumberId: line.phoneNumberId,
@@ -389,7 +396,6 @@ function usageEvent (line: Line, now: number): OutboxRow {
     origin: line.origin,
     country: line.country ?? ''
   }))
-  return { topic: 'billing.usage', key: line.tenantId ?? '', eventType: USAGE_EVENT_TYPE, schema: USAGE_SCHEMA, tenantId: line.tenantId, payload }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,9 +577,11 @@ async function upsertTiers (tx: Tx, deps: PricerDeps, facts: readonly TierFact[]
   for (const r of rows) {
     const members = await tx.selectFrom('billing_waba_settings').select('waba_id').where('business_portfolio_id', '=', r.scope).execute()
     const scopeWabas = [r.scope, ...members.map((m) => m.waba_id)]
+    const tenants = (await tx.selectFrom('wabas').select('tenant_id').where('id', 'in', scopeWabas).execute()).map((w) => w.tenant_id)
+    if (tenants.length === 0) continue
     const cats = r.category === 'authentication' ? ['authentication', 'authentication_international'] : [r.category]
     const hit = await tx.selectFrom('billing_ledger').select('wamid')
-      .where('waba_id', 'in', scopeWabas).where('market', '=', r.market).where('category', 'in', cats)
+      .where('tenant_id', 'in', tenants).where('waba_id', 'in', scopeWabas).where('market', '=', r.market).where('category', 'in', cats)
       .where('tier_month', '=', r.month).where('state', '=', 'charged').where('sent_at', '>=', r.at).execute()
     out.push(...hit.map((h) => h.wamid))
   }

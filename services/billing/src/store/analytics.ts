@@ -94,7 +94,7 @@ export async function compareAnalytics (db: Db, graph: Pick<GraphClient, 'getPri
   const { rows } = await sql<{ pricing_type: string | null, category: string | null, volume: number, cost: string }>`
     SELECT l.pricing_type, l.category, count(*)::int AS volume, coalesce(sum(l.unit_price_micros), 0)::text AS cost
     FROM billing_ledger l
-    WHERE l.waba_id = ${waba.id} AND l.sent_at >= ${input.from} AND l.sent_at < ${input.to}
+    WHERE l.tenant_id = ${waba.tenant_id}::uuid AND l.waba_id = ${waba.id} AND l.sent_at >= ${input.from} AND l.sent_at < ${input.to}
       AND l.origin <> 'business_app' AND l.delivery = 'delivered' AND l.state IN ('charged', 'free')
     GROUP BY 1, 2`.execute(db)
   const ours = new Map<string, { volume: number, costMicros: number }>()

@@ -121,7 +121,12 @@ export async function runPricingWorker (url: string, brokers: string[], prefix: 
   const registry = createTopicRegistry({ prefix, partitions: 12 })
   const producer = createBusProducer({ kafka, registry, logger, maxBatchBytes: 4 * 1024 * 1024, maxBatchRecords: 5000 })
   await producer.connect()
-  const runtime = await startBillingRuntime({ db, kafka, registry, producer, logger, groupId, clock: () => Date.parse('2026-01-20T12:00:00Z') })
+  const num = (name: string): number | undefined => process.env[name] === undefined ? undefined : Number(process.env[name])
+  const runtime = await startBillingRuntime({
+    db, kafka, registry, producer, logger, groupId, clock: () => Date.parse('2026-01-20T12:00:00Z'),
+    // Tuning knobs for experiments; the defaults are the service's.
+    maxPendingPerPartition: num('BENCH_MAX_PENDING'), maxBatchFacts: num('BENCH_MAX_FACTS'), maxInFlight: num('BENCH_IN_FLIGHT')
+  })
   process.send?.({ ready: true })
   await new Promise<void>((resolve) => process.on('message', (m) => { if (m === 'stop') resolve() }))
   await runtime.stop()

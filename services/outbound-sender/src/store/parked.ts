@@ -7,10 +7,20 @@ import { create } from '@bufbuild/protobuf'
 import { OutboundRequestSchema, RecipientType, type OutboundRequest } from '@coexist/contracts'
 import { sql, type DbExecutor } from '@coexist/db'
 
-/** Marks a number parked (episode `token`, requests-topic `partition`); durable once resolved. */
-export async function parkNumber (db: DbExecutor, phoneNumberId: string, partition: number, token: string): Promise<void> {
-  await db.insertInto('outbound_parked').values({ phone_number_id: phoneNumberId, partition, token })
-    .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({ partition, token, parked_at: sql`now()` }))
+export interface ParkMarker { phoneNumberId: string, partition: number, token: string }
+
+/** Marks numbers parked (episode `token`, requests-topic `partition`), in one statement; durable once resolved. */
+export async function parkNumbers (db: DbExecutor, markers: readonly ParkMarker[]): Promise<void> {
+  if (markers.length === 0) return
+  // One row per number per statement (the latest episode wins).
+  const latest = new Map(markers.map((m) => [m.phoneNumberId, m]))
+  await db.insertInto('outbound_parked')
+    .values([...latest.values()].map((m) => ({ phone_number_id: m.phoneNumberId, partition: m.partition, token: m.token })))
+    .onConflict((oc) => oc.column('phone_number_id').doUpdateSet({
+      partition: (eb) => eb.ref('excluded.partition'),
+      token: (eb) => eb.ref('excluded.token'),
+      parked_at: sql`now()`
+    }))
     .execute()
 }
 
@@ -28,20 +38,28 @@ export async function parkedOn (db: DbExecutor, partitions: readonly number[]): 
 }
 
 /**
- * The next `limit` accepted requests of a number in acceptance order, leaving out those already held,
- * as request records (the same shape the requests topic carries).
+ * The next `limit` requests of a number to work on, leaving out those already held: first any
+ * left `sending` by a worker that stopped (their Kafka records are committed, so only Postgres
+ * brings them back to be settled by policy), then accepted ones in acceptance order. As request
+ * records (the shape the requests topic carries).
  */
 export async function loadAccepted (db: DbExecutor, phoneNumberId: string, heldIds: readonly string[], limit: number): Promise<OutboundRequest[]> {
   if (limit <= 0) return []
+  const held = [...heldIds]
   const rows = await sql<{
     id: string, tenant_id: string, recipient: string, recipient_type: string, idempotency_key: string | null,
     body: unknown, is_template: boolean, category_hint: string | null, accepted_at: Date
   }>`
-    SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
-    FROM outbound_messages
-    WHERE phone_number_id = ${phoneNumberId} AND state = 'accepted'
-      AND id <> ALL(${[...heldIds]}::uuid[])
-    ORDER BY seq
+    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
+      FROM outbound_messages
+      WHERE phone_number_id = ${phoneNumberId} AND state = 'sending' AND id <> ALL(${held}::uuid[])
+      LIMIT ${limit})
+    UNION ALL
+    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
+      FROM outbound_messages
+      WHERE phone_number_id = ${phoneNumberId} AND state = 'accepted' AND id <> ALL(${held}::uuid[])
+      ORDER BY seq
+      LIMIT ${limit})
     LIMIT ${limit}`.execute(db)
   return rows.rows.map((r) => create(OutboundRequestSchema, {
     requestId: r.id,

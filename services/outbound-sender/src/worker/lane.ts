@@ -41,6 +41,10 @@ export interface LaneItem {
   committed: Promise<void> | undefined
   /** The throughput guard's handle of the current attempt (see NumberThrottle.answered). */
   guardHandle: number | undefined
+  /** The current attempt holds one of the worker's in-flight slots. */
+  holdsSlot: boolean
+  /** Sent in its current claim (a claimed item that was not frees its slot when the claim ends). */
+  dispatched: boolean
   /** Settles the consumer's handler: the record is finished (true) or abandoned (false). */
   finish: (finished: boolean) => void
   /** Read back from Postgres (a parked backlog), not handed over by the consumer. */

@@ -33,7 +33,7 @@ import {
   claimForSending, finishUnsent, getMessages, recordOutcomes, settleAbandoned,
   type AttemptOutcome, type MessageSummary, type StoredMetaError
 } from '../store/messages.ts'
-import { loadAccepted, parkedOn, parkNumber, unparkNumber } from '../store/parked.ts'
+import { loadAccepted, parkedOn, parkNumbers, unparkNumber, type ParkMarker } from '../store/parked.ts'
 import { Lane, type LaneItem } from './lane.ts'
 import { MicroBatcher } from './micro-batcher.ts'
 import type { NumberInfo } from './number-directory.ts'
@@ -81,14 +81,20 @@ export interface SendWorkerOptions {
   pairLimit?: { intervalMs?: number, burst?: number, backoffBaseMs?: number }
   /** After a partition is (re)assigned, its numbers stay silent this long (ms): the previous owner's last sends are still in Meta's window. */
   quietMs?: number
+  /**
+   * Sends in flight at once over all numbers (default 256, the Graph client's connections). When
+   * Meta is slower than the numbers' limits allow, more would only queue in the HTTP client.
+   */
+  maxInFlight?: number
   /** How often a lane re-reads its number (status, limit, token), ms. */
   numberRefreshMs?: number
   /** A lane with nothing to do is dropped after this long (ms). */
   laneIdleMs?: number
   /**
-   * How much of a number's backlog its lane holds in memory, in seconds of its limit (at least
-   * `laneMinHeld` requests); the rest is parked in Postgres. Small: memory stays flat whatever
-   * the backlogs, and a neighbour's backlog in the same partition never holds up the fetch.
+   * How much of a number's backlog its lane holds in memory, in seconds of its limit (default 1,
+   * at least `laneMinHeld`, default 10); the rest is parked in Postgres. Small: a held request
+   * costs a few KB with the Kafka client's share, memory stays flat whatever the backlogs, and a
+   * neighbour's backlog in the same partition never holds up the fetch.
    */
   laneHeldSeconds?: number
   laneMinHeld?: number
@@ -154,6 +160,9 @@ export class SendWorker {
   readonly #watched = new WeakSet<AbortSignal>()
   readonly #claims: MicroBatcher<ClaimJob, void>
   readonly #outcomes: MicroBatcher<AttemptOutcome, boolean>
+  readonly #parks: MicroBatcher<ParkMarker, void>
+  /** Records waiting for their number's parked marker to be durable. */
+  #parking = 0
   readonly #metrics: Metrics | undefined
   readonly #sweeper: NodeJS.Timeout
   #killed = false
@@ -161,7 +170,11 @@ export class SendWorker {
   /** Partitions of the requests topic this worker owns (from the consumer; parked lanes resume there). */
   #owned = new Set<number>()
   #inflight = 0
+  /** Sends claimed or in flight (the in-flight cap counts claims too). */
+  #reserved = 0
   #inflightWaiters: Array<() => void> = []
+  /** Lanes waiting for an in-flight slot, oldest first. */
+  readonly #slotWaiters = new Set<Lane>()
 
   constructor (opts: SendWorkerOptions) {
     this.#o = opts
@@ -176,6 +189,7 @@ export class SendWorker {
       const applied = await recordOutcomes(this.#o.db, outs)
       return outs.map((o) => applied.has(o.id))
     }, { maxBatch: 1000, concurrency: 2 })
+    this.#parks = new MicroBatcher<ParkMarker, void>(async (markers) => { await parkNumbers(this.#o.db, markers); return markers.map(() => undefined) }, { maxBatch: 500, concurrency: 1 })
     this.#sweeper = setInterval(() => { this.#sweep() }, 5000)
     this.#sweeper.unref()
   }
@@ -210,6 +224,8 @@ export class SendWorker {
         firstDispatchAt: undefined,
         committed: undefined,
         guardHandle: undefined,
+        holdsSlot: false,
+        dispatched: false,
         fromDb: false,
         traceId: incoming.traceId,
         finish: (finished) => { if (finished) resolve(); else reject(handBack()) }
@@ -241,7 +257,9 @@ export class SendWorker {
         // once the number's parked marker is durable.
         lane.parkSeq++
         lane.drained = false
+        this.#parking++
         void this.#park(lane, incoming.partition).then((ok) => {
+          this.#parking--
           if (ok) { resolve(); this.#pump(lane) } else reject(handBack())
         })
         return
@@ -285,10 +303,11 @@ export class SendWorker {
     }
   }
 
-  /** Requests a lane holds in memory before it parks the rest. */
+  /** Requests a lane holds in memory before it parks the rest (a few until its limit is known). */
   #heldCap (lane: Lane): number {
-    const mps = lane.info?.throughputMps ?? 80
-    return Math.max(this.#o.laneMinHeld ?? 20, Math.ceil(mps * (this.#o.laneHeldSeconds ?? 2)))
+    const min = this.#o.laneMinHeld ?? 10
+    if (lane.info === undefined) return min
+    return Math.max(min, Math.ceil(lane.info.throughputMps * (this.#o.laneHeldSeconds ?? 1)))
   }
 
   /** Makes the lane's parked marker durable (once per parking episode); false when killed. */
@@ -297,7 +316,7 @@ export class SendWorker {
     lane.parked = true
     const token = randomUUID()
     lane.parkToken = token
-    lane.parkPromise = this.#retrying(async () => { await parkNumber(this.#o.db, lane.phoneNumberId, partition, token); return true }, lane.phoneNumberId)
+    lane.parkPromise = this.#retrying(async () => { await this.#parks.add({ phoneNumberId: lane.phoneNumberId, partition, token }); return true }, lane.phoneNumberId)
       .then((ok) => ok === true)
     return lane.parkPromise
   }
@@ -341,6 +360,8 @@ export class SendWorker {
       firstDispatchAt: undefined,
       committed: undefined,
       guardHandle: undefined,
+      holdsSlot: false,
+      dispatched: false,
       fromDb: true,
       traceId: undefined,
       finish: () => {}
@@ -362,11 +383,11 @@ export class SendWorker {
     this.#lanes.get(phoneNumberId)?.debit(count)
   }
 
-  /** Numbers with a lane, and requests held. */
-  stats (): { lanes: number, held: number, inflight: number } {
-    let held = 0
+  /** Numbers with a lane; requests held (in lanes, or waiting to be parked), of which parking; sends in flight. */
+  stats (): { lanes: number, held: number, parking: number, inflight: number } {
+    let held = this.#parking
     for (const l of this.#lanes.values()) held += l.size
-    return { lanes: this.#lanes.size, held, inflight: this.#inflight }
+    return { lanes: this.#lanes.size, held, parking: this.#parking, inflight: this.#inflight }
   }
 
   /**
@@ -476,10 +497,13 @@ export class SendWorker {
     const throttle = lane.throttle(info.throughputMps)
     const tokens = throttle.available()
     if (tokens <= 0) { if (lane.size > 0) this.#wakeAt(lane, now + Math.max(0.5, throttle.waitMs())); return }
-    const pick = lane.pick(tokens)
+    const slots = (this.#o.maxInFlight ?? 256) - this.#reserved
+    if (slots <= 0) { if (lane.size > 0) this.#slotWaiters.add(lane); return }
+    const pick = lane.pick(Math.min(tokens, slots))
     if (pick.items.length === 0) { this.#wakeAt(lane, pick.wakeAt); return }
+    this.#reserved += pick.items.length
     lane.claiming = true
-    for (const item of pick.items) item.phase = 'claiming'
+    for (const item of pick.items) { item.phase = 'claiming'; item.dispatched = false }
     const token = info.token
     const committed: Promise<void> = this.#claims.add({
       ids: pick.items.map((i) => i.id),
@@ -501,6 +525,8 @@ export class SendWorker {
   #afterClaim (lane: Lane, items: LaneItem[]): void {
     lane.claiming = false
     for (const item of items) {
+      // Items that were not sent free their in-flight slot here; sent ones when they return.
+      if (!item.dispatched) this.#release()
       if (item.phase !== 'claiming') continue
       item.phase = 'ready'
       if (item.signal.aborted && !this.#killed) { lane.remove(item); this.#metrics?.queued.dec(); item.finish(false) }
@@ -534,6 +560,8 @@ export class SendWorker {
 
   #send (lane: Lane, item: LaneItem, token: string): void {
     const now = this.#clock.now()
+    item.holdsSlot = true
+    item.dispatched = true
     item.firstDispatchAt ??= now
     lane.markInflight(item)
     if (item.customer !== '') lane.pairs.take(item.customer)
@@ -559,7 +587,20 @@ export class SendWorker {
     })
   }
 
+  /** Frees one in-flight slot; lanes waiting for one go, longest waiting first, while slots last. */
+  #release (): void {
+    this.#reserved--
+    if (this.#killed || this.#draining) return
+    const max = this.#o.maxInFlight ?? 256
+    for (const lane of this.#slotWaiters) {
+      if (this.#reserved >= max) break
+      this.#slotWaiters.delete(lane)
+      this.#pump(lane)
+    }
+  }
+
   #returned (lane: Lane, item: LaneItem): void {
+    if (item.holdsSlot) { item.holdsSlot = false; this.#release() }
     // The request reached Meta by now, if at all: the throughput guard may count it as arrived.
     if (item.guardHandle !== undefined) lane.throttleIfAny?.answered(item.guardHandle)
     lane.markReturned(item)

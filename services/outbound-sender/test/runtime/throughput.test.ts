@@ -86,11 +86,18 @@ t.test('kill the worker mid-run and start it again: every accepted message sent,
   await first.kill()
   const atKill = sentCount(s, a) + sentCount(s, b)
   t.ok(atKill < ids.length, `killed after ${atKill} of ${ids.length} sends`)
-  await s.startRuntime({ worker: { quietMs: 1000, policy: { abandonedGraceMs: 500 } } })
-  await until(async () => {
-    const open = await s.tdb.db.selectFrom('outbound_messages').select('id').where('state', 'in', ['accepted', 'sending']).execute()
-    return open.length === 0
-  }, 20_000, 'every request settled')
+  const second = await s.startRuntime({ worker: { quietMs: 1000, policy: { abandonedGraceMs: 500 } } })
+  try {
+    await until(async () => {
+      const open = await s.tdb.db.selectFrom('outbound_messages').select('id').where('state', 'in', ['accepted', 'sending']).execute()
+      return open.length === 0
+    }, 20_000, 'every request settled')
+  } catch (err) {
+    const left = await s.tdb.db.selectFrom('outbound_messages').select(['state', 'phone_number_id', 'attempts']).where('state', 'in', ['accepted', 'sending']).execute()
+    const parked = await s.tdb.db.selectFrom('outbound_parked').selectAll().execute()
+    console.error('LEFT', left.length, JSON.stringify(left.slice(0, 3)), 'PARKED', JSON.stringify(parked), 'numbers', a.phoneNumberId, b.phoneNumberId, 'stats', JSON.stringify(second.worker?.stats()))
+    throw err
+  }
   const accepted = [...s.sim.control.sends({ phoneNumberId: a.phoneNumberId }).accepted, ...s.sim.control.sends({ phoneNumberId: b.phoneNumberId }).accepted]
   const perRecipient = new Map<string, number>()
   for (const x of accepted) perRecipient.set(x.to, (perRecipient.get(x.to) ?? 0) + 1)

@@ -12,7 +12,7 @@ export interface OutboxRelayOptions {
   db: Db
   producer: Pick<BusProducer, 'publishRaw'>
   logger: Logger
-  /** Rows per transaction (a row may hold up to 1,000 batched events). Default 20. */
+  /** Rows per transaction (a row may hold up to 1,000 batched events). Default 5. */
   batchSize?: number
   /** Poll interval when idle, ms (kick() runs it at once). Default 1000. */
   intervalMs?: number
@@ -29,7 +29,7 @@ export interface OutboxRelay {
 interface Row { id: number, topic: string, key: string, keys: string[] | null, event_type: string, schema: string, tenant_id: string | null, payload: Buffer }
 
 export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
-  const batchSize = opts.batchSize ?? 20
+  const batchSize = opts.batchSize ?? 5
   const log = opts.logger.child({ component: 'outbox-relay' })
   let stopped = false
   let running: Promise<number> | undefined

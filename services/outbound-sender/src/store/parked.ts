@@ -37,31 +37,40 @@ export async function parkedOn (db: DbExecutor, partitions: readonly number[]): 
   return rows.map((r) => ({ phoneNumberId: r.phone_number_id, partition: r.partition, token: r.token }))
 }
 
+export interface LoadJob { phoneNumberId: string, afterSeq: number, limit: number }
+export interface LoadedRequest { request: OutboundRequest, seq: number }
+
 /**
- * The next `limit` requests of a number to work on, leaving out those already held: first any
- * left `sending` by a worker that stopped (their Kafka records are committed, so only Postgres
- * brings them back to be settled by policy), then accepted ones in acceptance order. As request
- * records (the shape the requests topic carries).
+ * Accepted requests of several numbers in one statement: for each job, the next `limit` after
+ * `afterSeq` in acceptance order (the fast path of parked lanes; see {@link loadAccepted} for the
+ * complete scan). One list per job, in order.
  */
-export async function loadAccepted (db: DbExecutor, phoneNumberId: string, heldIds: readonly string[], limit: number): Promise<OutboundRequest[]> {
-  if (limit <= 0) return []
-  const held = [...heldIds]
-  const rows = await sql<{
-    id: string, tenant_id: string, recipient: string, recipient_type: string, idempotency_key: string | null,
-    body: unknown, is_template: boolean, category_hint: string | null, accepted_at: Date
-  }>`
-    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
+export async function loadAcceptedAfter (db: DbExecutor, jobs: readonly LoadJob[]): Promise<LoadedRequest[][]> {
+  if (jobs.length === 0) return []
+  const rows = await sql<RequestRow & { i: number, seq: number }>`
+    SELECT l.i::int AS i, m.id, m.tenant_id, m.recipient, m.recipient_type, m.idempotency_key, m.body, m.is_template,
+      m.category_hint, m.accepted_at, m.seq
+    FROM unnest(${jobs.map((j) => j.phoneNumberId)}::text[], ${jobs.map((j) => j.afterSeq)}::bigint[], ${jobs.map((j) => j.limit)}::int[])
+      WITH ORDINALITY AS l(num, after, lim, i)
+    CROSS JOIN LATERAL (
+      SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at, seq
       FROM outbound_messages
-      WHERE phone_number_id = ${phoneNumberId} AND state = 'sending' AND id <> ALL(${held}::uuid[])
-      LIMIT ${limit})
-    UNION ALL
-    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
-      FROM outbound_messages
-      WHERE phone_number_id = ${phoneNumberId} AND state = 'accepted' AND id <> ALL(${held}::uuid[])
+      WHERE phone_number_id = l.num AND state = 'accepted' AND seq > l.after
       ORDER BY seq
-      LIMIT ${limit})
-    LIMIT ${limit}`.execute(db)
-  return rows.rows.map((r) => create(OutboundRequestSchema, {
+      LIMIT l.lim) m
+    ORDER BY l.i, m.seq`.execute(db)
+  const out: LoadedRequest[][] = jobs.map(() => [])
+  for (const r of rows.rows) out[Number(r.i) - 1]?.push({ request: toRequest(jobs[Number(r.i) - 1]?.phoneNumberId as string, r), seq: Number(r.seq) })
+  return out
+}
+
+interface RequestRow {
+  id: string, tenant_id: string, recipient: string, recipient_type: string, idempotency_key: string | null,
+  body: unknown, is_template: boolean, category_hint: string | null, accepted_at: Date
+}
+
+function toRequest (phoneNumberId: string, r: RequestRow): OutboundRequest {
+  return create(OutboundRequestSchema, {
     requestId: r.id,
     tenantId: r.tenant_id,
     phoneNumberId,
@@ -73,5 +82,29 @@ export async function loadAccepted (db: DbExecutor, phoneNumberId: string, heldI
     categoryHint: r.category_hint ?? '',
     acceptedAt: BigInt(new Date(r.accepted_at).getTime()),
     attempt: 1
-  }))
+  })
+}
+
+/**
+ * The complete scan of a parked number: the next `limit` requests to work on, leaving out those
+ * already held: first any left `sending` by a worker that stopped (their Kafka records are committed, so only Postgres
+ * brings them back to be settled by policy), then accepted ones in acceptance order. As request
+ * records (the shape the requests topic carries).
+ */
+export async function loadAccepted (db: DbExecutor, phoneNumberId: string, heldIds: readonly string[], limit: number): Promise<OutboundRequest[]> {
+  if (limit <= 0) return []
+  const held = [...heldIds]
+  const rows = await sql<RequestRow>`
+    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
+      FROM outbound_messages
+      WHERE phone_number_id = ${phoneNumberId} AND state = 'sending' AND id <> ALL(${held}::uuid[])
+      LIMIT ${limit})
+    UNION ALL
+    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
+      FROM outbound_messages
+      WHERE phone_number_id = ${phoneNumberId} AND state = 'accepted' AND id <> ALL(${held}::uuid[])
+      ORDER BY seq
+      LIMIT ${limit})
+    LIMIT ${limit}`.execute(db)
+  return rows.rows.map((r) => toRequest(phoneNumberId, r))
 }

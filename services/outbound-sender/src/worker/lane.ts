@@ -95,6 +95,8 @@ export class Lane {
   drained = false
   /** Unfinished items read back from Postgres. */
   dbItems = 0
+  /** Acceptance sequence of the last row read back (the next read starts after it). */
+  loadCursor = 0
   /** Aborted when the lane's partition is revoked: items read from Postgres stop with it. */
   dbAbort = new AbortController()
   /** Ids of the unfinished items (a record for one of them is a duplicate). */

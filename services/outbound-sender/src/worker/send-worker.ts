@@ -33,7 +33,7 @@ import {
   claimForSending, finishUnsent, getMessages, recordOutcomes, settleAbandoned,
   type AttemptOutcome, type MessageSummary, type StoredMetaError
 } from '../store/messages.ts'
-import { loadAccepted, parkedOn, parkNumbers, unparkNumber, type ParkMarker } from '../store/parked.ts'
+import { loadAccepted, loadAcceptedAfter, parkedOn, parkNumbers, unparkNumber, type LoadedRequest, type LoadJob, type ParkMarker } from '../store/parked.ts'
 import { Lane, type LaneItem } from './lane.ts'
 import { MicroBatcher } from './micro-batcher.ts'
 import type { NumberInfo } from './number-directory.ts'
@@ -98,6 +98,8 @@ export interface SendWorkerOptions {
    */
   laneHeldSeconds?: number
   laneMinHeld?: number
+  /** How much of a parked backlog a lane reads back at a time, in seconds of its limit (default 3, at least 15). */
+  laneLoadSeconds?: number
   scanLimit?: number
   metrics?: Registry
 }
@@ -161,6 +163,7 @@ export class SendWorker {
   readonly #claims: MicroBatcher<ClaimJob, void>
   readonly #outcomes: MicroBatcher<AttemptOutcome, boolean>
   readonly #parks: MicroBatcher<ParkMarker, void>
+  readonly #loads: MicroBatcher<LoadJob, LoadedRequest[]>
   /** Records waiting for their number's parked marker to be durable. */
   #parking = 0
   readonly #metrics: Metrics | undefined
@@ -190,6 +193,7 @@ export class SendWorker {
       return outs.map((o) => applied.has(o.id))
     }, { maxBatch: 1000, concurrency: 2 })
     this.#parks = new MicroBatcher<ParkMarker, void>(async (markers) => { await parkNumbers(this.#o.db, markers); return markers.map(() => undefined) }, { maxBatch: 500, concurrency: 1 })
+    this.#loads = new MicroBatcher<LoadJob, LoadedRequest[]>((jobs) => loadAcceptedAfter(this.#o.db, jobs), { maxBatch: 200, concurrency: 2 })
     this.#sweeper = setInterval(() => { this.#sweep() }, 5000)
     this.#sweeper.unref()
   }
@@ -297,6 +301,7 @@ export class SendWorker {
       lane.parked = true
       lane.parkToken = row.token
       lane.drained = false
+      lane.loadCursor = 0
       // Its previous owner may have sent moments ago.
       lane.quietUntil = Math.max(lane.quietUntil, this.#clock.now() + (this.#o.quietMs ?? 1000))
       this.#pump(lane)
@@ -321,21 +326,45 @@ export class SendWorker {
     return lane.parkPromise
   }
 
-  /** Reads the next part of a parked backlog into the lane. */
+  /** Requests a parked lane reads back from Postgres at a time (they are light: no Kafka record behind them). */
+  #loadCap (lane: Lane): number {
+    return Math.max(15, Math.ceil((lane.info?.throughputMps ?? 5) * (this.#o.laneLoadSeconds ?? 3)))
+  }
+
+  /**
+   * Reads the next part of a parked backlog into the lane: in acceptance order after the last
+   * row read (batched with other lanes); when that finds less than asked, a complete scan (rows a
+   * late record put behind the cursor, attempts a dead worker left `sending`) before the lane may
+   * stop parking.
+   */
   async #loadParked (lane: Lane): Promise<void> {
     lane.loadingParked = true
     const seq = lane.parkSeq
-    const want = this.#heldCap(lane) - lane.size
+    const want = this.#loadCap(lane) - lane.size
     const signal = lane.dbAbort.signal
+    let drained = false
     try {
-      const requests = await this.#retrying(() => loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want), lane.phoneNumberId)
-      if (requests === undefined || signal.aborted || !lane.parked) return
-      for (const request of requests) {
+      const loaded = await this.#retrying(() => this.#loads.add({ phoneNumberId: lane.phoneNumberId, afterSeq: lane.loadCursor, limit: want }), lane.phoneNumberId)
+      if (loaded === undefined || signal.aborted || !lane.parked) return
+      let added = 0
+      for (const { request, seq: rowSeq } of loaded) {
+        lane.loadCursor = Math.max(lane.loadCursor, rowSeq)
         if (lane.ids.has(request.requestId)) continue
         lane.push(this.#dbItem(lane, request, signal))
         this.#metrics?.queued.inc()
+        added++
       }
-      if (requests.length < want && seq === lane.parkSeq) lane.drained = true
+      if (loaded.length < want) {
+        const rest = await this.#retrying(() => loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want - added), lane.phoneNumberId)
+        if (rest === undefined || signal.aborted || !lane.parked) return
+        for (const request of rest) {
+          if (lane.ids.has(request.requestId)) continue
+          lane.push(this.#dbItem(lane, request, signal))
+          this.#metrics?.queued.inc()
+        }
+        drained = rest.length < want - added
+      }
+      if (drained && seq === lane.parkSeq) lane.drained = true
     } finally {
       lane.loadingParked = false
     }
@@ -492,7 +521,7 @@ export class SendWorker {
     }
     if (lane.infoLoadedAt === -Infinity) return
     const info = lane.info
-    if (lane.parked && !lane.loadingParked && !lane.drained && lane.size < this.#heldCap(lane) / 2) void this.#loadParked(lane)
+    if (lane.parked && !lane.loadingParked && !lane.drained && lane.size < this.#loadCap(lane) / 2) void this.#loadParked(lane)
     if (info === undefined || info.status !== 'active' || info.token === undefined) { this.#refuseAll(lane, info); return }
     const throttle = lane.throttle(info.throughputMps)
     const tokens = throttle.available()

@@ -237,7 +237,7 @@ t.test('a backlog beyond what the lane holds is parked in Postgres and sent from
   const sim = await testSimulator(t)
   const n = await addNumber(tdb, sim, { mps: 200 })
   const records = await acceptDirect(tdb.db, n.tenantId, Array.from({ length: 60 }, (_, i) => ({ ...templateTo(n.phoneNumberId, phone()), template: { name: `t_${i}`, language: { code: 'en' } } })))
-  const h = harness(t, tdb, sim, { laneMinHeld: 5, laneHeldSeconds: 0.01 })
+  const h = harness(t, tdb, sim, { laneMinHeld: 5, laneHeldSeconds: 0.01, laneLoadSeconds: 0.01 })
   let maxHeld = 0
   const watch = setInterval(() => { const st = h.worker.stats(); maxHeld = Math.max(maxHeld, st.held - st.parking) }, 2)
   t.teardown(() => clearInterval(watch))
@@ -249,7 +249,7 @@ t.test('a backlog beyond what the lane holds is parked in Postgres and sent from
   await until(() => sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length === 60, 10_000, 'all sent')
   const names = sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.map((a) => (a.body as { template: { name: string } }).template.name)
   t.same(names, records.map((_, i) => `t_${i}`), 'in acceptance order')
-  t.ok(maxHeld <= 12, `at most a few held in memory (${maxHeld})`)
+  t.ok(maxHeld <= 20, `at most a few held in memory (${maxHeld}: 5 records, then reads of 15)`)
   await until(async () => (await tdb.db.selectFrom('outbound_parked').select('phone_number_id').execute()).length === 0, 5000, 'marker removed')
   t.same(await states(tdb), { sent: 60 })
 })

@@ -80,7 +80,9 @@ process.on('exit', () => { for (const c of children) c.kill('SIGKILL') })
 async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): Promise<Service> {
   const port = await freePort()
   const prof = process.env.BENCH_PROFILE === roles ? ['--cpu-prof', '--cpu-prof-dir=/tmp/outbound-bench-prof'] : []
-  const proc = spawn(process.execPath, ['--max-old-space-size=160', '--max-semi-space-size=8', ...prof, main], {
+  // Heap sized for a 256 MB container (Node sizes it from the machine's memory otherwise).
+  const heap = (process.env.BENCH_NODE_ARGS ?? '--max-old-space-size=128 --max-semi-space-size=8').split(' ').filter((a) => a !== '')
+  const proc = spawn(process.execPath, [...heap, ...prof, main], {
     env: {
       ...process.env,
       PORT: String(port),

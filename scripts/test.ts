@@ -79,7 +79,7 @@ try {
   })
 
   if (tapArgs.length === 0) {
-    if (step('type-check (tsc)', 'pnpm', ['exec', 'tsc', '-p', 'tsconfig.json'])) passed++; else failed++
+    if (step('type-check (tsc)', 'pnpm', ['exec', 'tsc', '-p', 'tsconfig.base.json'])) passed++; else failed++
     if (step('db: generated table types match the migrations', process.execPath, ['scripts/db-codegen.ts', '--check'])) passed++; else failed++
     if (existsSync(join(root, 'scripts/contracts.ts'))) {
       if (step('contracts: generated code matches proto/', process.execPath, ['scripts/contracts.ts', '--check'])) passed++; else failed++

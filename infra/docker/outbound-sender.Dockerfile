@@ -12,7 +12,7 @@ RUN pnpm install --frozen-lockfile --prod --filter "@coexist/outbound-sender..."
 FROM node:24-slim
 ENV NODE_ENV=production PORT=8082
 # Size the heap to a 256 MB container (Node otherwise sizes it from the host's memory).
-ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=8"
+ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=8" MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=deps /app ./
 USER node

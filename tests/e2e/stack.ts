@@ -7,7 +7,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, kafkaReady } from '@coexist/bus'
+import { connectBus, createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
 import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection } from '@coexist/config'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { installGracefulShutdown, listen, Registry, type HttpApp } from '@coexist/http'
@@ -103,19 +103,13 @@ async function startSync (env: Env): Promise<RunningService> {
   const logger = createLogger({ level: config.log.level, name: 'sync' })
   const db = createDb(config.db.url, { applicationName: 'coexist-sync', max: 6 })
   await migrateToLatest(db)
-  const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId ?? 'coexist-sync', logger })
-  const registry = createTopicRegistry({ prefix: config.kafka.topicPrefix })
-  const admin = kafka.admin()
-  await admin.connect()
-  await ensureTopics(admin, registry)
-  const producer = createBusProducer({ kafka, registry, logger })
-  await producer.connect()
+  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-sync', logger })
   const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
   const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
   let runtime: SyncRuntime | undefined
   const app = await buildSyncApp({
     db, logger, adminKey: config.admin.adminKey, cipher, graph,
-    readiness: { kafka: async () => (await kafkaReady(admin)).ready },
+    readiness: { kafka: kafkaIsReady },
     onOnboarding: () => runtime?.kickSync()
   })
   runtime = await startSyncRuntime({ db, kafka, registry, producer, logger, cipher, graph })
@@ -124,8 +118,7 @@ async function startSync (env: Env): Promise<RunningService> {
     ...shutdownOpts,
     onShutdown: async () => {
       await runtime?.stop()
-      await producer.disconnect()
-      await admin.disconnect()
+      await closeBus()
       await graph.close()
       await db.destroy()
     }
@@ -142,20 +135,14 @@ async function startOutbound (env: Env): Promise<RunningService> {
   const logger = createLogger({ level: config.log.level, name: 'outbound-sender' })
   const db = createDb(config.db.url, { applicationName: 'coexist-outbound-sender', max: 6 })
   await migrateToLatest(db)
-  const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId ?? 'coexist-outbound-sender', logger })
-  const registry = createTopicRegistry({ prefix: config.kafka.topicPrefix })
-  const admin = kafka.admin()
-  await admin.connect()
-  await ensureTopics(admin, registry)
-  const producer = createBusProducer({ kafka, registry, logger })
-  await producer.connect()
+  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-outbound-sender', logger })
   const metrics = new Registry()
   const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
   const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger, timeoutMs: config.outbound.graphTimeoutMs, connections: config.outbound.graphConnections })
   const app = await buildOutboundApp({
     db, logger, adminKey: config.admin.adminKey, metrics,
     publishRequest: async (value) => { await producer.publish('outbound.requests', { key: value.phoneNumberId as string, value }) },
-    readiness: { kafka: async () => (await kafkaReady(admin)).ready }
+    readiness: { kafka: kafkaIsReady }
   })
   let runtime: OutboundRuntime | undefined
   if (config.outbound.roles !== 'api') {
@@ -175,8 +162,7 @@ async function startOutbound (env: Env): Promise<RunningService> {
     ...shutdownOpts,
     onShutdown: async () => {
       await runtime?.stop()
-      await producer.disconnect()
-      await admin.disconnect()
+      await closeBus()
       await graph.close()
       await db.destroy()
     }
@@ -193,13 +179,7 @@ async function startBilling (env: Env, fatal: Error[]): Promise<RunningService> 
   const logger = createLogger({ level: config.log.level, name: 'billing' })
   const db = createDb(config.db.url, { applicationName: 'coexist-billing', max: 6 })
   await migrateToLatest(db)
-  const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId ?? 'coexist-billing', logger })
-  const registry = createTopicRegistry({ prefix: config.kafka.topicPrefix })
-  const admin = kafka.admin()
-  await admin.connect()
-  await ensureTopics(admin, registry)
-  const producer = createBusProducer({ kafka, registry, logger })
-  await producer.connect()
+  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger })
   const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
   const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
   const runtime = await startBillingRuntime({ db, kafka, registry, producer, logger, onFatal: (err) => { fatal.push(err) } })
@@ -208,15 +188,14 @@ async function startBilling (env: Env, fatal: Error[]): Promise<RunningService> 
     reprice: runtime.reprice,
     invalidate: runtime.invalidate,
     afterCommit: runtime.relay.kick,
-    readiness: { kafka: async () => (await kafkaReady(admin)).ready }
+    readiness: { kafka: kafkaIsReady }
   })
   const handle = installGracefulShutdown(app, {
     logger,
     ...shutdownOpts,
     onShutdown: async () => {
       await runtime.stop()
-      await producer.disconnect()
-      await admin.disconnect()
+      await closeBus()
       await graph.close()
       await db.destroy()
     }

@@ -37,5 +37,6 @@ export {
   type BusConsumer, type BusConsumerOptions, type BusRecord, type PartitionAssignment, type RetryPolicy,
   type TopicHandler, type TopicHandlers
 } from './consumer.ts'
+export { connectBus, type ConnectBusOptions, type ConnectedBus } from './connect.ts'
 export { OffsetTracker } from './offset-tracker.ts'
 export type { Admin, Kafka } from 'kafkajs'

@@ -4,7 +4,7 @@
  * app on PORT (8083), and graceful shutdown. The only module that reads process.env or exits.
  */
 import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection } from '@coexist/config'
-import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, kafkaReady } from '@coexist/bus'
+import { connectBus } from '@coexist/bus'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { installGracefulShutdown, listen } from '@coexist/http'
 import { createLogger } from '@coexist/logger'
@@ -25,13 +25,7 @@ const logger = createLogger({ level: config.log.level, name: 'billing' })
 const db = createDb(config.db.url, { applicationName: 'coexist-billing', max: 20, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
 await migrateToLatest(db)
 
-const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId ?? 'coexist-billing', logger })
-const registry = createTopicRegistry({ prefix: config.kafka.topicPrefix })
-const admin = kafka.admin()
-await admin.connect()
-await ensureTopics(admin, registry)
-const producer = createBusProducer({ kafka, registry, logger })
-await producer.connect()
+const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger })
 
 const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
 const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
@@ -53,15 +47,14 @@ const app = await buildApp({
   reprice: runtime.reprice,
   invalidate: runtime.invalidate,
   afterCommit: runtime.relay.kick,
-  readiness: { kafka: async () => (await kafkaReady(admin)).ready }
+  readiness: { kafka: kafkaIsReady }
 })
 
 installGracefulShutdown(app, {
   logger,
   onShutdown: async () => {
     await runtime.stop()
-    await producer.disconnect()
-    await admin.disconnect()
+    await closeBus()
     await graph.close()
     await db.destroy()
   }

@@ -4,7 +4,7 @@
  * consumers, and graceful shutdown. The only module that reads process.env or exits.
  */
 import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection } from '@coexist/config'
-import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, kafkaReady } from '@coexist/bus'
+import { connectBus } from '@coexist/bus'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { installGracefulShutdown, listen, Registry } from '@coexist/http'
 import { createLogger } from '@coexist/logger'
@@ -28,13 +28,7 @@ const logger = createLogger({ level: config.log.level, name: 'outbound-sender' }
 const db = createDb(config.db.url, { applicationName: 'coexist-outbound-sender', max: 20, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
 await migrateToLatest(db)
 
-const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId ?? 'coexist-outbound-sender', logger })
-const registry = createTopicRegistry({ prefix: config.kafka.topicPrefix })
-const admin = kafka.admin()
-await admin.connect()
-await ensureTopics(admin, registry)
-const producer = createBusProducer({ kafka, registry, logger })
-await producer.connect()
+const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-outbound-sender', logger })
 
 const metrics = new Registry()
 const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
@@ -47,7 +41,7 @@ const app = await buildApp({
   adminKey: config.admin.adminKey,
   metrics,
   publishRequest: async (value) => { await producer.publish('outbound.requests', { key: value.phoneNumberId as string, value }) },
-  readiness: { kafka: async () => (await kafkaReady(admin)).ready }
+  readiness: { kafka: kafkaIsReady }
 })
 
 let runtime: OutboundRuntime | undefined
@@ -74,8 +68,7 @@ installGracefulShutdown(app, {
   logger,
   onShutdown: async () => {
     await runtime?.stop()
-    await producer.disconnect()
-    await admin.disconnect()
+    await closeBus()
     await graph.close()
     await db.destroy()
   }

@@ -4,7 +4,7 @@
  * and workers, and graceful shutdown. The only module that reads process.env or exits.
  */
 import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection } from '@coexist/config'
-import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, kafkaReady } from '@coexist/bus'
+import { connectBus } from '@coexist/bus'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { installGracefulShutdown, listen } from '@coexist/http'
 import { createLogger } from '@coexist/logger'
@@ -25,13 +25,7 @@ const logger = createLogger({ level: config.log.level, name: 'sync' })
 const db = createDb(config.db.url, { applicationName: 'coexist-sync', max: 20, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
 await migrateToLatest(db)
 
-const kafka = createKafka({ brokers: [...config.kafka.brokers], clientId: config.kafka.clientId ?? 'coexist-sync', logger })
-const registry = createTopicRegistry({ prefix: config.kafka.topicPrefix })
-const admin = kafka.admin()
-await admin.connect()
-await ensureTopics(admin, registry)
-const producer = createBusProducer({ kafka, registry, logger })
-await producer.connect()
+const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-sync', logger })
 
 const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
 const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
@@ -43,7 +37,7 @@ const app = await buildApp({
   adminKey: config.admin.adminKey,
   cipher,
   graph,
-  readiness: { kafka: async () => (await kafkaReady(admin)).ready },
+  readiness: { kafka: kafkaIsReady },
   onOnboarding: () => runtime?.kickSync()
 })
 runtime = await startSyncRuntime({ db, kafka, registry, producer, logger, cipher, graph })
@@ -52,8 +46,7 @@ installGracefulShutdown(app, {
   logger,
   onShutdown: async () => {
     await runtime?.stop()
-    await producer.disconnect()
-    await admin.disconnect()
+    await closeBus()
     await graph.close()
     await db.destroy()
   }

@@ -701,7 +701,8 @@ export class Simulator implements SimulatorControl {
       const e = graphError(code)
       return { answer: { kind: 'json', status: e.status, body: e.body, delayMs } }
     }
-    if (token === undefined || !this.#tokenKnown(token)) {
+    // The number's own tokens first: the scan over every number is for the error case only.
+    if (token === undefined || (!n.tokens.has(token) && !this.#tokenKnown(token))) {
       const e = graphError(190, { details: 'Invalid OAuth access token - Cannot parse access token' })
       return { answer: { kind: 'json', status: e.status, body: e.body, delayMs } }
     }
@@ -978,11 +979,20 @@ function phoneNumberFields (n: NumberState): Record<string, unknown> {
 }
 
 let wamidSeq = 0
+/** Random bytes for wamids, drawn 4 KiB at a time (one small randomBytes call per send is a costly syscall). */
+let randomPool = Buffer.alloc(0)
+let randomAt = 0
+function randomSlice (n: number): Buffer {
+  if (randomAt + n > randomPool.length) { randomPool = randomBytes(4096); randomAt = 0 }
+  randomAt += n
+  return randomPool.subarray(randomAt - n, randomAt)
+}
+
 /**
  * A new wamid shaped like Meta's: `wamid.` + standard base64 (which can contain `+`, `/` and `=`,
  * so receivers meet `\/` in webhook bytes).
  */
 export function newWamid (waId: string): string {
-  const payload = Buffer.concat([Buffer.from([0x1c, 0x18, waId.length]), Buffer.from(waId), Buffer.from([0x15, 0x02, 0x00, 0x11, 0x18, 0x12]), randomBytes(9), Buffer.from(String(++wamidSeq))])
+  const payload = Buffer.concat([Buffer.from([0x1c, 0x18, waId.length]), Buffer.from(waId), Buffer.from([0x15, 0x02, 0x00, 0x11, 0x18, 0x12]), randomSlice(9), Buffer.from(String(++wamidSeq))])
   return 'wamid.' + payload.toString('base64')
 }

@@ -72,7 +72,10 @@ export interface BusProducerOptions {
   maxBatchBytes?: number
   /** Default deadline of a publish, ms. Default 5000. */
   publishTimeoutMs?: number
-  /** Batches with at least this many bytes are gzip-compressed. Default 16 KiB. */
+  /**
+   * A batch is gzip-compressed when its record batches (one per topic partition) average at
+   * least this many bytes. Default 16 KiB.
+   */
   compressMinBytes?: number
   /** kafkajs retry for a batch (bounded: see the module comment). Default 5 retries, 100 ms → 1 s. */
   retry?: RetryOptions
@@ -93,6 +96,8 @@ export interface BusProducer {
 
 interface Pending {
   topic: string
+  /** The topic's partition count in the registry (for the compression estimate). */
+  partitions: number
   message: Message
   bytes: number
   enqueuedAt: number
@@ -117,6 +122,30 @@ function kafkaErrorTypes (err: unknown, depth = 0, out: string[] = []): string[]
   kafkaErrorTypes(e.cause, depth + 1, out)
   if (Array.isArray(e.errors)) for (const x of e.errors) kafkaErrorTypes(x, depth + 1, out)
   return out
+}
+
+/**
+ * Whether gzip pays for a batch. kafkajs compresses each partition's record batch on its own,
+ * so what counts is the bytes per partition, not the batch's total: many small records spread
+ * over many partitions (ingress's webhooks) compress poorly, each in its own zlib call, at a
+ * CPU cost higher than the rest of their send. Partitions touched are estimated from the
+ * distinct keys per topic, at most the topic's partitions (a null key may go anywhere).
+ */
+export function worthCompressing (records: readonly { topic: string, partitions: number, bytes: number, message: Pick<Message, 'key'> }[], minBytes: number): boolean {
+  let bytes = 0
+  const keys = new Map<string, { partitions: number, keys: Set<unknown>, nulls: number }>()
+  for (const r of records) {
+    bytes += r.bytes
+    let t = keys.get(r.topic)
+    if (t === undefined) { t = { partitions: r.partitions, keys: new Set(), nulls: 0 }; keys.set(r.topic, t) }
+    const key = r.message.key
+    if (key === null || key === undefined) t.nulls++
+    else t.keys.add(typeof key === 'string' ? key : key.toString('latin1'))
+  }
+  if (bytes < minBytes) return false
+  let touched = 0
+  for (const t of keys.values()) touched += Math.min(t.keys.size + t.nulls, t.partitions)
+  return bytes / Math.max(1, touched) >= minBytes
 }
 
 /** Most keys whose partition the memoising partitioner remembers (then it starts over). */
@@ -283,7 +312,7 @@ export function createBusProducer (opts: BusProducerOptions): BusProducer {
         if (list === undefined) { list = []; byTopic.set(r.topic, list) }
         list.push(r.message)
       }
-      const compressed = bytes >= compressMinBytes
+      const compressed = worthCompressing(batch, compressMinBytes)
       const diag: BatchDiagnostic = {
         size: batch.length, bytes, topics: byTopic.size, compressed, latencyMs: 0, waitMs: started - batch[0]!.enqueuedAt, ok: true
       }
@@ -331,7 +360,7 @@ export function createBusProducer (opts: BusProducerOptions): BusProducer {
       }))
     }
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = { topic: spec.name, message, bytes, enqueuedAt: Date.now(), state: 'queued', timer: undefined, timeoutMs, resolve, reject }
+      const p: Pending = { topic: spec.name, partitions: spec.partitions, message, bytes, enqueuedAt: Date.now(), state: 'queued', timer: undefined, timeoutMs, resolve, reject }
       p.timer = setTimeout(() => onDeadline(p), timeoutMs)
       queue.push(p)
       queuedBytes += bytes

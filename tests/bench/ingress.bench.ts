@@ -6,9 +6,9 @@
  * constant-rate sender for the latency at half that rate (autocannon's rate mode sends in bursts
  * and reports seconds of latency even for the bare route). Prints figures, asserts nothing.
  *
- * Ingress runs as recommended for deployment, with `--max-semi-space-size=16` (V8 otherwise
- * sizes the young generation from the host's memory: 128 MiB on this 24 GiB machine); a short
- * run with Node's defaults prints that RSS too.
+ * Ingress runs as its container image runs it: the NODE_OPTIONS and MALLOC_ARENA_MAX of
+ * infra/docker/ingress.Dockerfile (heap sized for a 256 MB container, two malloc arenas); a short
+ * run with Node's and glibc's defaults prints that RSS too.
  *
  * Environment (set by scripts/bench.ts): KAFKA_BROKERS. Optional: BENCH_SECONDS (per run, 15),
  * BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process).
@@ -24,7 +24,11 @@ import { countRecords, runLoad, runPaced, webhookBodies, type LoadResult } from 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const ingressDir = fileURLToPath(new URL('../../services/ingress/', import.meta.url))
 const ingressMain = fileURLToPath(new URL('../../services/ingress/src/main.ts', import.meta.url))
-const INGRESS_NODE_FLAGS = ['--max-semi-space-size=16']
+/** `ENV NAME=value` / `NAME="a b"` settings of the ingress image, so the bench runs what ships. */
+const dockerfile = readFileSync(fileURLToPath(new URL('../../infra/docker/ingress.Dockerfile', import.meta.url)), 'utf8')
+const imageEnv = (name: string): string => new RegExp(`\\b${name}=(?:"([^"]*)"|(\\S+))`).exec(dockerfile)?.slice(1).find((v) => v !== undefined) ?? ''
+const INGRESS_NODE_FLAGS = imageEnv('NODE_OPTIONS').split(' ').filter((f) => f !== '')
+const MALLOC_ARENA_MAX = imageEnv('MALLOC_ARENA_MAX')
 /** Extra Node flags for the measured ingress process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
 const EXTRA_FLAGS = (process.env.BENCH_INGRESS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15)
@@ -52,6 +56,7 @@ async function waitFor (url: string, child: ChildProcess, timeoutMs = 60_000): P
 }
 
 function launch (args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProcess {
+  // PATH only: nothing of this process's environment (NODE_OPTIONS, MALLOC_*) leaks in.
   return spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
 }
 
@@ -127,7 +132,7 @@ const ingressEnv = (port: number, prefix: string): NodeJS.ProcessEnv => ({
 const path = `/webhooks/meta/${APP_ID}`
 const prefix = `bench${randomBytes(3).toString('hex')}.`
 const ingressPort = await freePort()
-const ingress = launch([...INGRESS_NODE_FLAGS, ...EXTRA_FLAGS, ingressMain], ingressEnv(ingressPort, prefix), root)
+const ingress = launch([...INGRESS_NODE_FLAGS, ...EXTRA_FLAGS, ingressMain], { ...ingressEnv(ingressPort, prefix), MALLOC_ARENA_MAX }, root)
 const ingressUrl = `http://127.0.0.1:${ingressPort}`
 let exitCode = 0
 try {
@@ -165,8 +170,8 @@ try {
   say(`ingress / bare ratio: ${fmt(100 * ingressMax.requestsPerSec / bareMax.requestsPerSec, 1)} %`)
   say(`ingress p50 latency at half load: ${fmt(ingressHalf.p50, 1)} ms`)
   say(`ingress p99 latency at half load: ${fmt(ingressHalf.p99, 1)} ms`)
-  say(`ingress peak RSS: ${fmt(rss, 1)} MiB (node ${INGRESS_NODE_FLAGS.join(' ')})`)
-  say(`ingress peak RSS with Node's default heap sizing: ${fmt(rssDefaults, 1)} MiB`)
+  say(`ingress peak RSS: ${fmt(rss, 1)} MiB (as its image runs it: node ${INGRESS_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX})`)
+  say(`ingress peak RSS with Node's and glibc's defaults: ${fmt(rssDefaults, 1)} MiB`)
   say(`bare fastify CPU per request: ${fmt(1000 * bareCpu / bareMax.total)} us`)
   say(`ingress CPU per request: ${fmt(1000 * ingressCpu / ingressMax.total)} us`)
   say(`ingress 2xx answers: ${answered200}`)

@@ -24,9 +24,12 @@ export async function parkNumbers (db: DbExecutor, markers: readonly ParkMarker[
     .execute()
 }
 
-/** Removes the marker of episode `token` (a newer episode's marker stays). */
-export async function unparkNumber (db: DbExecutor, phoneNumberId: string, token: string): Promise<void> {
-  await db.deleteFrom('outbound_parked').where('phone_number_id', '=', phoneNumberId).where('token', '=', token).execute()
+/** Removes the markers of these episodes, in one statement (a newer episode's marker stays). */
+export async function unparkNumbers (db: DbExecutor, markers: ReadonlyArray<{ phoneNumberId: string, token: string }>): Promise<void> {
+  if (markers.length === 0) return
+  await sql`DELETE FROM outbound_parked p
+    USING unnest(${markers.map((m) => m.phoneNumberId)}::text[], ${markers.map((m) => m.token)}::uuid[]) AS u(phone_number_id, token)
+    WHERE p.phone_number_id = u.phone_number_id AND p.token = u.token`.execute(db)
 }
 
 /** Parked numbers of these partitions. */
@@ -38,7 +41,8 @@ export async function parkedOn (db: DbExecutor, partitions: readonly number[]): 
 }
 
 export interface LoadJob { phoneNumberId: string, afterSeq: number, limit: number }
-export interface LoadedRequest { request: OutboundRequest, seq: number }
+/** A request read back, with its Graph body as Postgres parsed it (the worker sends that, not the record's bytes). */
+export interface LoadedRequest { request: OutboundRequest, seq: number, body: unknown }
 
 /**
  * Accepted requests of several numbers in one statement: for each job, the next `limit` after
@@ -60,7 +64,7 @@ export async function loadAcceptedAfter (db: DbExecutor, jobs: readonly LoadJob[
       LIMIT l.lim) m
     ORDER BY l.i, m.seq`.execute(db)
   const out: LoadedRequest[][] = jobs.map(() => [])
-  for (const r of rows.rows) out[Number(r.i) - 1]?.push({ request: toRequest(jobs[Number(r.i) - 1]?.phoneNumberId as string, r), seq: Number(r.seq) })
+  for (const r of rows.rows) out[Number(r.i) - 1]?.push({ request: toRequest(jobs[Number(r.i) - 1]?.phoneNumberId as string, r), seq: Number(r.seq), body: r.body })
   return out
 }
 

@@ -249,7 +249,7 @@ t.test('a backlog beyond what the lane holds is parked in Postgres and sent from
   await until(() => sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length === 60, 10_000, 'all sent')
   const names = sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.map((a) => (a.body as { template: { name: string } }).template.name)
   t.same(names, records.map((_, i) => `t_${i}`), 'in acceptance order')
-  t.ok(maxHeld <= 20, `at most a few held in memory (${maxHeld}: 5 records, then reads of 15)`)
+  t.ok(maxHeld <= 20, `at most a few held in memory (${maxHeld}: 5 records, then reads of 10)`)
   await until(async () => (await tdb.db.selectFrom('outbound_parked').select('phone_number_id').execute()).length === 0, 5000, 'marker removed')
   t.same(await states(tdb), { sent: 60 })
 })

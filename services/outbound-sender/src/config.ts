@@ -27,9 +27,9 @@ export const outboundSection = z.object({
   /** Messages one recipient may get back to back before the 1 per 6 s pace (Meta tolerates up to 45). */
   OUTBOUND_PAIR_BURST: int(1, 45).default(20),
   /** Requests held per partition before it is paused (backlogs beyond a lane's few seconds are parked in Postgres). */
-  OUTBOUND_MAX_PENDING_PER_PARTITION: int(100, 1_000_000).default(3000),
+  OUTBOUND_MAX_PENDING_PER_PARTITION: int(100, 1_000_000).default(1000),
   /** Requests held in memory over all partitions (≈ 5 KB each). */
-  OUTBOUND_MAX_HELD: int(100, 10_000_000).default(15_000),
+  OUTBOUND_MAX_HELD: int(100, 10_000_000).default(10_000),
   OUTBOUND_GRAPH_TIMEOUT_MS: int(1000, 120_000).default(30_000),
   /** Keep-alive connections to the Graph API: sends in flight at once (≈ total rate × round trip). */
   OUTBOUND_GRAPH_CONNECTIONS: int(1, 4096).default(256),

@@ -26,11 +26,11 @@ export interface OutboundRuntimeDeps {
   /** Names this process's traffic group (default host and pid). */
   instanceId?: string
   traffic?: TrafficOptions
-  /** Unfinished requests per partition before it is paused. Default 3,000 (backlogs beyond a lane's few seconds are parked, not held). */
+  /** Unfinished requests per partition before it is paused. Default 1,000 (backlogs beyond a lane's few seconds are parked, not held). */
   maxPendingPerPartition?: number
   /**
    * Requests the worker may hold in memory over all partitions (about 5 KB each with the Kafka
-   * client's share); past it the requests topic is paused until 80 % of that. Default 15,000.
+   * client's share); past it the requests topic is paused until 80 % of that. Default 10,000.
    */
   maxHeld?: number
   /** How often the worker learns the consumer's assignment (parked backlogs follow it), ms. Default 1000. */
@@ -75,7 +75,7 @@ export async function startOutboundRuntime (deps: OutboundRuntimeDeps): Promise<
       ...common,
       groupId: group,
       handlers: requestHandlers(worker),
-      maxPendingPerPartition: deps.maxPendingPerPartition ?? 3000,
+      maxPendingPerPartition: deps.maxPendingPerPartition ?? 1000,
       // Small fetches (~200 requests per partition): a decoded record costs a few KB, so a
       // backlog is taken in bites; the memory budget below is overshot by at most one of them.
       maxBytesPerPartition: 64 * 1024,
@@ -108,7 +108,7 @@ export async function startOutboundRuntime (deps: OutboundRuntimeDeps): Promise<
     await worker.setAssignment(owned())
     assignmentTimer = setInterval(() => { void worker?.setAssignment(owned()) }, deps.assignmentPollMs ?? 1000)
     assignmentTimer.unref()
-    const maxHeld = deps.maxHeld ?? 15_000
+    const maxHeld = deps.maxHeld ?? 10_000
     const consumer = requests
     const w = worker
     let paused = false

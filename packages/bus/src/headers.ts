@@ -3,7 +3,7 @@
  * type name), `content-type`, `tenant-id` where known and `trace-id`; dead letters add the
  * `dead-letter-*` headers.
  */
-import { randomBytes } from 'node:crypto'
+import { randomUUID } from 'node:crypto'
 import type { IHeaders } from 'kafkajs'
 
 export const HEADER = {
@@ -32,9 +32,12 @@ export const DEAD_LETTER_HEADER = {
 
 export const PROTOBUF_CONTENT_TYPE = 'application/x-protobuf'
 
-/** A W3C-style trace id: 32 lowercase hex characters. */
+/**
+ * A W3C-style trace id: 32 lowercase hex characters. From randomUUID, whose entropy Node draws
+ * in bulk (a randomBytes call per record was a visible share of a producer's CPU).
+ */
 export function newTraceId (): string {
-  return randomBytes(16).toString('hex')
+  return randomUUID().replaceAll('-', '')
 }
 
 /** kafkajs headers as strings (UTF-8; the first value of a repeated header). */

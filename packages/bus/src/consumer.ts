@@ -106,6 +106,13 @@ export interface TopicHandler<K extends TopicKey> {
   ordering?: 'partition' | 'key' | 'none'
   /** Lanes (keys, or records with `ordering: 'none'`) running at once per partition. Default 16. */
   maxConcurrency?: number
+  /**
+   * With `ordering: 'none'`: the records ready in a partition (up to `maxConcurrency`) in one call,
+   * e.g. one group-commit submit for all of them instead of a promise per record. Resolving
+   * finishes them all. When it throws, each record goes through `handle` on its own (retries and
+   * dead letters as usual), so one bad record cannot hold back the others.
+   */
+  handleBatch?: (records: Array<BusRecord<ValueOf<K>>>) => Promise<void>
 }
 
 /** The typed handler table: topic key → handler. The contract comes from the registry. */
@@ -313,6 +320,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   }
 
   function pump (w: Work): void {
+    if (w.handler.handleBatch !== undefined && w.handler.ordering === 'none') { pumpBatch(w); return }
     while (!rebalancing && !stopping && !w.abort.signal.aborted && w.running < w.maxConcurrency && w.ready.length > 0) {
       const lane = w.ready.shift()!
       const q = w.lanes.get(lane)!
@@ -332,6 +340,98 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
         pump(w)
         notifyDrain()
       })
+    }
+  }
+
+  /** `ordering: 'none'` with handleBatch: the ready records (one per lane) go out together. */
+  function pumpBatch (w: Work): void {
+    while (!rebalancing && !stopping && !w.abort.signal.aborted && w.running < w.maxConcurrency && w.ready.length > 0) {
+      const lanes = w.ready.splice(0, w.maxConcurrency - w.running)
+      const ms = lanes.map((lane) => { const m = w.lanes.get(lane)![0]!; w.lanes.delete(lane); return m })
+      w.running += ms.length
+      void runBatch(w, ms).catch((err: unknown) => {
+        logger.error({ err, topic: w.topic, partition: w.partition }, 'unexpected error running a batch of records')
+        return ms.map(() => false)
+      }).then((finished) => {
+        w.running -= ms.length
+        if (!w.revoked && owned.has(tpKey(w.topic, w.partition))) {
+          let moved = false
+          for (let i = 0; i < ms.length; i++) if (finished[i] === true && w.tracker.finish(Number(ms[i]!.offset))) moved = true
+          if (moved) scheduleCommit()
+          maybeResumePartition(w)
+        }
+        pump(w)
+        notifyDrain()
+      })
+    }
+  }
+
+  /** Runs records through handleBatch; records that do not decode, or a failed batch, run one by one. */
+  async function runBatch (w: Work, ms: KafkaMessage[]): Promise<boolean[]> {
+    const out: boolean[] = new Array<boolean>(ms.length).fill(false)
+    const records: BusRecord<unknown>[] = []
+    const at: number[] = []
+    const alone: Promise<void>[] = []
+    const assigned = assignedAt.get(tpKey(w.topic, w.partition)) ?? Date.now()
+    for (let i = 0; i < ms.length; i++) {
+      const m = ms[i]!
+      const d = decode(w, m)
+      // Not decodable: run() dead-letters it with the issue.
+      if (d === undefined) { alone.push(run(w, m).then((f) => { out[i] = f })); continue }
+      records.push(busRecord(w, m, d.headers, d.value, 1, assigned))
+      at.push(i)
+    }
+    if (records.length > 0) {
+      const started = performance.now()
+      try {
+        await w.handler.handleBatch!(records as never)
+        if (channels.handle.hasSubscribers) {
+          const durationMs = performance.now() - started
+          for (let i = 0; i < records.length; i++) channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs, attempt: 1, outcome: 'ok' })
+        }
+        for (const i of at) out[i] = true
+      } catch (err) {
+        if (w.abort.signal.aborted || stopping) { await Promise.all(alone); return out }
+        logger.warn({ err, topic: w.topic, partition: w.partition, records: records.length }, 'batch handler failed; running its records one by one')
+        await Promise.all(at.map(async (i) => { out[i] = await run(w, ms[i]!) }))
+      }
+    }
+    await Promise.all(alone)
+    return out
+  }
+
+  /** Headers and decoded value of a record; undefined when it does not match its contract. */
+  function decode (w: Work, m: KafkaMessage): { headers: Record<string, string>, value: unknown } | undefined {
+    const headers = decodeHeaders(m.headers)
+    const schema = w.spec.schema
+    if (schema === null) return { headers, value: m.value ?? Buffer.alloc(0) }
+    const named = headers[HEADER.schema]
+    const ct = headers[HEADER.contentType]
+    if ((named !== undefined && named !== schema.typeName) || (ct !== undefined && ct !== PROTOBUF_CONTENT_TYPE)) return undefined
+    try {
+      return { headers, value: fromBinary(schema, m.value ?? Buffer.alloc(0)) }
+    } catch {
+      return undefined
+    }
+  }
+
+  function busRecord (w: Work, m: KafkaMessage, headers: Record<string, string>, value: unknown, attempt: number, assigned: number, log?: () => Logger): BusRecord<unknown> {
+    let child: Logger | undefined
+    const getLog = log ?? ((): Logger => (child ??= logger.child({ topic: w.topic, partition: w.partition, offset: m.offset })))
+    return {
+      topic: w.topic,
+      topicKey: w.spec.key,
+      partition: w.partition,
+      offset: m.offset,
+      key: m.key === null || m.key === undefined ? null : m.key.toString('utf8'),
+      value,
+      headers,
+      timestamp: Number(m.timestamp),
+      traceId: headers[HEADER.traceId],
+      attempt,
+      assignedAt: assigned,
+      signal: w.abort.signal,
+      get log () { return getLog() }
     }
   }
 
@@ -361,26 +461,11 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
         return await deadLetter(w, m, 'decode', err, 0, log())
       }
     }
-    const key = m.key === null || m.key === undefined ? null : m.key.toString('utf8')
     for (let attempt = 1; ; attempt++) {
       if (w.abort.signal.aborted) return false
       const started = performance.now()
       try {
-        await w.handler.handle({
-          topic: w.topic,
-          topicKey: w.spec.key,
-          partition: w.partition,
-          offset: m.offset,
-          key,
-          value: value as never,
-          headers,
-          timestamp: Number(m.timestamp),
-          traceId: headers[HEADER.traceId],
-          attempt,
-          assignedAt: assignedAt.get(tpKey(w.topic, w.partition)) ?? Date.now(),
-          signal: w.abort.signal,
-          get log () { return log() }
-        })
+        await w.handler.handle(busRecord(w, m, headers, value, attempt, assignedAt.get(tpKey(w.topic, w.partition)) ?? Date.now(), log) as never)
         channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs: performance.now() - started, attempt, outcome: 'ok' })
         return true
       } catch (err) {

@@ -176,6 +176,46 @@ t.test('ordering none: records of one key run side by side; offsets commit only 
   t.ok(commits.some((c) => Number(c.offset) === total), 'then everything commits')
 })
 
+t.test('ordering none with handleBatch: ready records in one call; a failing batch runs record by record', async (t) => {
+  const env = await busEnv(t, { only: ['outbound.results', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const total = 50
+  const sizes: number[] = []
+  const handled = new Map<string, number>()
+  const commits: CommitDiagnostic[] = []
+  const onCommit = (m: unknown): void => { commits.push(m as CommitDiagnostic) }
+  diagnostics.subscribe(BUS_CHANNELS.commit, onCommit)
+  t.teardown(() => diagnostics.unsubscribe(BUS_CHANNELS.commit, onCommit))
+  const done = (id: string): void => { handled.set(id, (handled.get(id) ?? 0) + 1) }
+  const consumer = consumerFor(t, env, producer, {
+    handlers: {
+      'outbound.results': {
+        ordering: 'none',
+        maxConcurrency: 64,
+        handle: (r) => {
+          if (r.value.requestId === 'r-7') throw new CoexistError('SYNC_BAD_CHUNK', { message: 'bad record', retryable: false })
+          done(r.value.requestId)
+        },
+        handleBatch: async (records) => {
+          sizes.push(records.length)
+          if (records.some((r) => r.value.requestId === 'r-7')) throw new Error('a bad record in the batch')
+          for (const r of records) done(r.value.requestId)
+        }
+      }
+    }
+  })
+  const sends: Promise<void>[] = []
+  for (let i = 0; i < total; i++) sends.push(producer.publish('outbound.results', { key: 'pn-hot', value: { requestId: `r-${i}`, phoneNumberId: 'pn-hot' } }))
+  await Promise.all(sends)
+  await consumer.start()
+  await until(() => handled.size === total - 1, 15_000, 'every record but the bad one')
+  t.ok(sizes.some((n) => n > 1), `records handled together (batch sizes ${sizes.join(', ')})`)
+  t.ok([...handled.values()].every((n) => n === 1), 'each good record handled once')
+  const dead = await readRecords(env.kafka, env.registry.topic('deadletter').name, 1)
+  t.equal(decodeHeaders(dead[0]!.headers)[DEAD_LETTER_HEADER.sourceOffset], '7', 'the bad record dead-lettered')
+  await until(() => commits.some((c) => Number(c.offset) === total), 5000, 'the commit of everything')
+})
+
 t.test('the commit watermark: after a stop, a restart replays only from the first unfinished record', async (t) => {
   const env = await busEnv(t, { only: ['outbound.requests', 'deadletter'] })
   const producer = await producerFor(t, env)

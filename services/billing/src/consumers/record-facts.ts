@@ -33,7 +33,8 @@ export function sendFactOf (r: OutboundResult): SendFact | undefined {
 
 function valueOf (change: WebhookChange): unknown {
   try {
-    return JSON.parse(Buffer.from(change.valueJson).toString('utf8'))
+    const v = change.valueJson
+    return JSON.parse(Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('utf8')) // a view, not a copy
   } catch (err) {
     throw BillErrors.BILL_INVALID_RECORD.create({ message: 'change value is not JSON', cause: err })
   }

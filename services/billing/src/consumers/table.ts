@@ -8,7 +8,7 @@
  * Ordering does not matter to billing (facts merge commutatively), so records of one number run
  * side by side: a busy number's statuses are priced in batches, not one transaction each.
  */
-import type { RetryPolicy, TopicHandler, TopicHandlers, TopicKey } from '@coexist/bus'
+import type { BusRecord, RetryPolicy, TopicHandler, TopicHandlers, TopicKey, ValueOf } from '@coexist/bus'
 import { BillErrors } from '../errors.ts'
 import type { Fact } from '../ledger/facts.ts'
 import type { FactBatcher } from '../ledger/fact-batcher.ts'
@@ -40,15 +40,24 @@ async function submit (deps: ConsumerDeps, facts: readonly Fact[]): Promise<void
  * once (they wait together in the batcher); default 300.
  */
 export function billingHandlers (deps: ConsumerDeps, opts: { concurrency?: number } = {}): TopicHandlers {
-  const handler = <K extends TopicKey>(handle: TopicHandler<K>['handle']): TopicHandler<K> =>
-    ({ handle, ordering: 'none', maxConcurrency: opts.concurrency ?? 300, retry: RETRY })
+  // A partition's ready records go to the batcher as one submit (handleBatch): one promise and
+  // one waiter per fetched run of records, not per record. A failing batch is retried by the
+  // bus record by record through `handle`, which isolates (and dead-letters) a bad record.
+  const handler = <K extends TopicKey>(factsOf: (r: BusRecord<ValueOf<K>>) => readonly Fact[]): TopicHandler<K> => ({
+    ordering: 'none',
+    maxConcurrency: opts.concurrency ?? 300,
+    retry: RETRY,
+    handle: async (r) => { await submit(deps, factsOf(r)) },
+    handleBatch: async (records) => {
+      const facts: Fact[] = []
+      for (const r of records) for (const f of factsOf(r)) facts.push(f)
+      await submit(deps, facts)
+    }
+  })
   return {
-    'outbound.results': handler<'outbound.results'>(async (r) => {
-      const f = sendFactOf(r.value)
-      if (f !== undefined) await submit(deps, [f])
-    }),
-    'webhook.messages': handler<'webhook.messages'>(async (r) => { await submit(deps, messagesFacts(r.value)) }),
-    'webhook.smb_message_echoes': handler<'webhook.smb_message_echoes'>(async (r) => { await submit(deps, echoFacts(r.value)) }),
-    'webhook.account_update': handler<'webhook.account_update'>(async (r) => { await submit(deps, tierFacts(r.value)) })
+    'outbound.results': handler<'outbound.results'>((r) => { const f = sendFactOf(r.value); return f === undefined ? [] : [f] }),
+    'webhook.messages': handler<'webhook.messages'>((r) => messagesFacts(r.value)),
+    'webhook.smb_message_echoes': handler<'webhook.smb_message_echoes'>((r) => echoFacts(r.value)),
+    'webhook.account_update': handler<'webhook.account_update'>((r) => tierFacts(r.value))
   }
 }

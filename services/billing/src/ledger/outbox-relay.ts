@@ -4,7 +4,7 @@
 // Rows are claimed with SKIP LOCKED, so several replicas can relay side by side.
 import type { BusProducer } from '@coexist/bus'
 import { unframeEvents } from './balances.ts'
-import { HEADER, PROTOBUF_CONTENT_TYPE } from '@coexist/bus'
+import { HEADER, PROTOBUF_CONTENT_TYPE, newTraceId } from '@coexist/bus'
 import { sql, type Db } from '@coexist/db'
 import type { Logger } from '@coexist/logger'
 
@@ -43,22 +43,20 @@ export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
         RETURNING id, topic, key, keys, event_type, schema, tenant_id, payload`.execute(tx)
       if (rows.length === 0) return 0
       rows.sort((a, b) => a.id - b.id)
-      const publish = (r: Row, key: string, tenantId: string | null, value: Uint8Array): Promise<void> => opts.producer.publishRaw(r.topic as 'billing.usage', {
-        key,
-        value,
-        headers: {
-          [HEADER.eventType]: r.event_type,
-          [HEADER.schema]: r.schema,
-          [HEADER.contentType]: PROTOBUF_CONTENT_TYPE,
-          ...(tenantId !== null && tenantId !== '' ? { [HEADER.tenantId]: tenantId } : {})
-        }
-      })
       const jobs: Promise<void>[] = []
       let events = 0
       for (const r of rows) {
-        if (r.keys === null) { jobs.push(publish(r, r.key, r.tenant_id, r.payload)); events++; continue }
+        // One trace id per row: the events of one pricing transaction share it (a random id per
+        // event cost as much as encoding the event).
+        const base = { [HEADER.eventType]: r.event_type, [HEADER.schema]: r.schema, [HEADER.contentType]: PROTOBUF_CONTENT_TYPE, [HEADER.traceId]: newTraceId() }
+        const headersFor = (tenantId: string | null): Record<string, string> => tenantId !== null && tenantId !== '' ? { ...base, [HEADER.tenantId]: tenantId } : base
+        const topic = r.topic as 'billing.usage'
+        if (r.keys === null) { jobs.push(opts.producer.publishRaw(topic, { key: r.key, value: r.payload, headers: headersFor(r.tenant_id) })); events++; continue }
         const values = unframeEvents(r.payload)
-        values.forEach((v, i) => { const k = r.keys![i] ?? ''; jobs.push(publish(r, k, k, v)) })
+        for (let i = 0; i < values.length; i++) {
+          const k = r.keys[i] ?? ''
+          jobs.push(opts.producer.publishRaw(topic, { key: k, value: values[i]!, headers: headersFor(k) }))
+        }
         events += values.length
       }
       await Promise.all(jobs)

@@ -8,6 +8,9 @@
  *      end-to-end lag is the ledger line's last update minus the publish time.
  * Every charged line also goes out as a UsageRecord (outbox → wa.billing.usage.v1), included in
  * the work measured. Prints figures, asserts nothing.
+ * BENCH_NODE_ARGS overrides the worker's Node flags (default: heap sized for a 256 MB container);
+ * BENCH_PROFILE=1 writes a CPU profile of the worker to /tmp/billing-bench-prof;
+ * BENCH_WORKER_LOG_LEVEL=debug logs each pricing transaction's timings (kafkajs stays quiet).
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -49,7 +52,11 @@ let t0 = performance.now()
 const published = await publishStatuses(bus, accounts, 0, STATUSES / 2, 'A', sentAt)
 console.log(`published: ${published} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
-const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId], { env: process.env, stdio: 'inherit', execArgv: ['--max-old-space-size=160', '--max-semi-space-size=8'] })
+const heap = (process.env.BENCH_NODE_ARGS ?? '--max-old-space-size=160 --max-semi-space-size=8').split(' ').filter((a) => a !== '')
+const prof = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/billing-bench-prof'] : []
+// The environment of the service's container (infra/docker/billing.Dockerfile): malloc arenas capped.
+const workerEnv = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' }
+const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId], { env: workerEnv, stdio: 'inherit', execArgv: [...heap, ...prof] })
 const messages: Array<{ ready?: boolean, maxRssKb?: number }> = []
 worker.on('message', (m) => messages.push(m as never))
 await wait(async () => messages.some((m) => m.ready === true), 'worker ready', 120_000)

@@ -118,12 +118,14 @@ export async function lagPercentiles (db: Db, tag: string): Promise<{ p50: numbe
 export async function runPricingWorker (url: string, brokers: string[], prefix: string, groupId: string): Promise<void> {
   const db = createDb(url, { max: 6 })
   const kafka = createKafka({ brokers, clientId: 'billing-bench-worker', logger })
+  const runLogger = process.env.BENCH_WORKER_LOG_LEVEL === undefined ? logger : createLogger({ level: process.env.BENCH_WORKER_LOG_LEVEL as 'debug', name: 'billing-bench-worker' })
   const registry = createTopicRegistry({ prefix, partitions: 12 })
-  const producer = createBusProducer({ kafka, registry, logger, maxBatchBytes: 4 * 1024 * 1024, maxBatchRecords: 5000 })
+  // The producer as the service's main.ts has it (connectBus: the bus defaults).
+  const producer = createBusProducer({ kafka, registry, logger })
   await producer.connect()
   const num = (name: string): number | undefined => process.env[name] === undefined ? undefined : Number(process.env[name])
   const runtime = await startBillingRuntime({
-    db, kafka, registry, producer, logger, groupId, clock: () => Date.parse('2026-01-20T12:00:00Z'),
+    db, kafka, registry, producer, logger: runLogger, groupId, clock: () => Date.parse('2026-01-20T12:00:00Z'),
     // Tuning knobs for experiments; the defaults are the service's.
     maxPendingPerPartition: num('BENCH_MAX_PENDING'), maxBatchFacts: num('BENCH_MAX_FACTS'), maxInFlight: num('BENCH_IN_FLIGHT')
   })

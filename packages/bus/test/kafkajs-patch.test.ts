@@ -42,3 +42,16 @@ t.test('an encoder array grows once and keeps every part in order', async (t) =>
   t.equal(joined.length, expected.length)
   t.ok(joined.equals(expected))
 })
+
+t.test('messages are grouped per partition in their order (linear, not a copy per message)', async (t) => {
+  const group = require('kafkajs/src/producer/groupMessagesPerPartition.js') as (o: { topic: string, partitionMetadata: unknown[], messages: { key: string, n: number }[], partitioner: (a: { message: { key: string } }) => number }) => Record<number, { n: number }[]>
+  const messages = Array.from({ length: 30_000 }, (_, n) => ({ key: String(n % 3), n }))
+  const grouped = group({ topic: 't', partitionMetadata: [{}, {}, {}], messages, partitioner: ({ message }) => Number(message.key) })
+  t.same(Object.keys(grouped).sort(), ['0', '1', '2'])
+  for (const p of [0, 1, 2]) {
+    const ns = grouped[p]!.map((m) => m.n)
+    t.equal(ns.length, 10_000)
+    t.ok(ns.every((n, i) => n === p + 3 * i), `partition ${p} keeps the order`)
+  }
+  t.same(group({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 }), {})
+})

@@ -35,7 +35,7 @@
  * await consumer.stop()
  */
 import { fromBinary } from '@bufbuild/protobuf'
-import type { Consumer, EachBatchPayload, Kafka, KafkaMessage } from 'kafkajs'
+import type { Consumer, EachBatchPayload, IHeaders, Kafka, KafkaMessage } from 'kafkajs'
 import type { Logger } from '@coexist/logger'
 import { findCode, findCoexistError } from '@coexist/errors'
 import { channels } from './diagnostics.ts'
@@ -204,6 +204,19 @@ function backoff (policy: RetryPolicy, attempt: number): number {
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 1000)
+
+/**
+ * The record with bytes of its own. kafkajs hands out views into the whole fetch response, so
+ * one record still held (queued behind its key, or its decoded value's bytes fields) would keep
+ * every megabyte of the fetch it came in alive.
+ */
+export function detachMessage (m: KafkaMessage): KafkaMessage {
+  const headers: IHeaders = {}
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    headers[k] = Array.isArray(v) ? v.map((x) => typeof x === 'string' ? x : Buffer.from(x)) : v === undefined || typeof v === 'string' ? v : Buffer.from(v)
+  }
+  return { ...m, key: m.key == null ? m.key : Buffer.from(m.key), value: m.value == null ? m.value : Buffer.from(m.value), headers } as KafkaMessage
+}
 
 /** Creates the consumer (not started). See the module comment. */
 export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
@@ -618,6 +631,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
     }
   })
 
+
   async function eachBatch ({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const k = tpKey(batch.topic, batch.partition)
     if (stopping || !owned.has(k)) return
@@ -627,7 +641,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       if (!isRunning() || isStale() || stopping || w.abort.signal.aborted) break
       // After a rejoin kafkajs refetches kept partitions from the committed offset: records we
       // already hold are resolved, not run twice.
-      if (Number(m.offset) >= w.tracker.nextExpected()) accept(w, m)
+      if (Number(m.offset) >= w.tracker.nextExpected()) accept(w, detachMessage(m))
       resolveOffset(m.offset)
     }
     if (w.tracker.unfinished >= maxPending || w.tracker.size >= maxPending * 10) pausePartition(w)

@@ -143,6 +143,32 @@ function metaErrorOf (err: unknown): StoredMetaError | undefined {
   return { code: m.metaCode, title: m.classification.title, message: m.message, details: m.details, fbtrace_id: m.fbtraceId, http_status: m.httpStatus }
 }
 
+/** A lane item in its first state: ready, never dispatched, no failures. */
+function newLaneItem (o: Pick<LaneItem, 'request' | 'body' | 'isRead' | 'signal' | 'fromDb' | 'traceId' | 'finish'>): LaneItem {
+  const r = o.request
+  return {
+    id: r.requestId,
+    request: r,
+    body: o.body,
+    customer: o.isRead || r.recipient === '' ? '' : customerKey(r.recipient, r.recipientType === RecipientType.USER_ID ? 'user_id' : 'phone'),
+    isRead: o.isRead,
+    signal: o.signal,
+    phase: 'ready',
+    notBefore: 0,
+    attempt: 0,
+    failures: 0,
+    throttledFailures: 0,
+    firstDispatchAt: undefined,
+    committed: undefined,
+    guardHandle: undefined,
+    holdsSlot: false,
+    dispatched: false,
+    fromDb: o.fromDb,
+    traceId: o.traceId,
+    finish: o.finish
+  }
+}
+
 /** The Graph body of a request record, or the parse error. */
 function parseBody (req: OutboundRequest): Record<string, unknown> | Error {
   try {
@@ -228,27 +254,15 @@ export class SendWorker {
         return
       }
       const isRead = parsed.status === 'read'
-      const item: LaneItem = {
-        id: req.requestId,
+      const item = newLaneItem({
         request: req,
         body: undefined,
-        customer: isRead || req.recipient === '' ? '' : customerKey(req.recipient, req.recipientType === RecipientType.USER_ID ? 'user_id' : 'phone'),
         isRead,
         signal: incoming.signal,
-        phase: 'ready',
-        notBefore: 0,
-        attempt: 0,
-        failures: 0,
-        throttledFailures: 0,
-        firstDispatchAt: undefined,
-        committed: undefined,
-        guardHandle: undefined,
-        holdsSlot: false,
-        dispatched: false,
         fromDb: false,
         traceId: incoming.traceId,
         finish: (finished) => { if (finished) resolve(); else reject(handBack()) }
-      }
+      })
       const lane = this.#lane(req.phoneNumberId)
       if (incoming.partition !== undefined) lane.partition = incoming.partition
       // A partition seen for the first time in this generation: the previous owner may have sent
@@ -393,27 +407,7 @@ export class SendWorker {
     // The row's body as Postgres parsed it (a JSON object: the API stored it), else the record's bytes.
     const body = rowBody !== null && typeof rowBody === 'object' && !Array.isArray(rowBody) ? rowBody as Record<string, unknown> : undefined
     const isRead = request.recipient === '' && ((body ?? parseBody(request)) as { status?: unknown }).status === 'read'
-    return {
-      id: request.requestId,
-      request,
-      body,
-      customer: isRead || request.recipient === '' ? '' : customerKey(request.recipient, request.recipientType === RecipientType.USER_ID ? 'user_id' : 'phone'),
-      isRead,
-      signal,
-      phase: 'ready',
-      notBefore: 0,
-      attempt: 0,
-      failures: 0,
-      throttledFailures: 0,
-      firstDispatchAt: undefined,
-      committed: undefined,
-      guardHandle: undefined,
-      holdsSlot: false,
-      dispatched: false,
-      fromDb: true,
-      traceId: undefined,
-      finish: () => {}
-    }
+    return newLaneItem({ request, body, isRead, signal, fromDb: true, traceId: undefined, finish: () => {} })
   }
 
   /** Ends parking once Postgres holds nothing more for the lane and it finished what it read. */

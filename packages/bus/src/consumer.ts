@@ -390,7 +390,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       const m = ms[i]!
       const d = decode(w, m)
       // Not decodable: run() dead-letters it with the issue.
-      if (d === undefined) { alone.push(run(w, m).then((f) => { out[i] = f })); continue }
+      if (!d.ok) { alone.push(run(w, m).then((f) => { out[i] = f })); continue }
       records.push(busRecord(w, m, d.headers, d.value, 1, assigned))
       at.push(i)
     }
@@ -413,18 +413,32 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
     return out
   }
 
-  /** Headers and decoded value of a record; undefined when it does not match its contract. */
-  function decode (w: Work, m: KafkaMessage): { headers: Record<string, string>, value: unknown } | undefined {
+  /**
+   * Headers and decoded value of a record, or why it does not match its topic's contract (the
+   * dead-letter reason and error).
+   */
+  function decode (w: Work, m: KafkaMessage):
+  | { ok: true, headers: Record<string, string>, value: unknown }
+  | { ok: false, reason: 'schema-mismatch' | 'decode', err: Error } {
     const headers = decodeHeaders(m.headers)
+    const bytes = m.value ?? Buffer.alloc(0)
     const schema = w.spec.schema
-    if (schema === null) return { headers, value: m.value ?? Buffer.alloc(0) }
+    if (schema === null) return { ok: true, headers, value: bytes }
     const named = headers[HEADER.schema]
     const ct = headers[HEADER.contentType]
-    if ((named !== undefined && named !== schema.typeName) || (ct !== undefined && ct !== PROTOBUF_CONTENT_TYPE)) return undefined
+    if ((named !== undefined && named !== schema.typeName) || (ct !== undefined && ct !== PROTOBUF_CONTENT_TYPE)) {
+      return {
+        ok: false,
+        reason: 'schema-mismatch',
+        err: BusErrors.BUS_SCHEMA_MISMATCH.create({
+          message: `expected ${schema.typeName} (${PROTOBUF_CONTENT_TYPE}), got schema=${named ?? '-'} content-type=${ct ?? '-'}`
+        })
+      }
+    }
     try {
-      return { headers, value: fromBinary(schema, m.value ?? Buffer.alloc(0)) }
-    } catch {
-      return undefined
+      return { ok: true, headers, value: fromBinary(schema, bytes) }
+    } catch (cause) {
+      return { ok: false, reason: 'decode', err: BusErrors.BUS_DECODE_FAILED.create({ message: `not a valid ${schema.typeName}: ${errorText(cause)}`, cause }) }
     }
   }
 
@@ -450,30 +464,13 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
 
   /** Processes one record; true when it is finished (handled or dead-lettered). */
   async function run (w: Work, m: KafkaMessage): Promise<boolean> {
-    const headers = decodeHeaders(m.headers)
-    const bytes = m.value ?? Buffer.alloc(0)
     // Created on first use: most records never log, and a child logger per record is a real
     // cost (allocation, GC) for a consumer running thousands of records at once.
     let child: Logger | undefined
     const log = (): Logger => (child ??= logger.child({ topic: w.topic, partition: w.partition, offset: m.offset }))
-    let value: unknown = bytes
-    const schema = w.spec.schema
-    if (schema !== null) {
-      const named = headers[HEADER.schema]
-      const ct = headers[HEADER.contentType]
-      if ((named !== undefined && named !== schema.typeName) || (ct !== undefined && ct !== PROTOBUF_CONTENT_TYPE)) {
-        const err = BusErrors.BUS_SCHEMA_MISMATCH.create({
-          message: `expected ${schema.typeName} (${PROTOBUF_CONTENT_TYPE}), got schema=${named ?? '-'} content-type=${ct ?? '-'}`
-        })
-        return await deadLetter(w, m, 'schema-mismatch', err, 0, log())
-      }
-      try {
-        value = fromBinary(schema, bytes)
-      } catch (cause) {
-        const err = BusErrors.BUS_DECODE_FAILED.create({ message: `not a valid ${schema.typeName}: ${errorText(cause)}`, cause })
-        return await deadLetter(w, m, 'decode', err, 0, log())
-      }
-    }
+    const d = decode(w, m)
+    if (!d.ok) return await deadLetter(w, m, d.reason, d.err, 0, log())
+    const { headers, value } = d
     for (let attempt = 1; ; attempt++) {
       if (w.abort.signal.aborted) return false
       const started = performance.now()

@@ -6,7 +6,7 @@
  * constant-rate sender for the latency at half that rate (autocannon's rate mode sends in bursts
  * and reports seconds of latency even for the bare route). Prints figures, asserts nothing.
  *
- * Ingress runs as its container image runs it: the NODE_OPTIONS and MALLOC_ARENA_MAX of
+ * Ingress runs as its container image runs it: the NODE_OPTIONS, MALLOC_ARENA_MAX and CMD Node flags of
  * infra/docker/ingress.Dockerfile (heap sized for a 256 MB container, two malloc arenas); a short
  * run with Node's and glibc's defaults prints that RSS too.
  *
@@ -27,7 +27,13 @@ const ingressMain = fileURLToPath(new URL('../../services/ingress/src/main.ts', 
 /** `ENV NAME=value` / `NAME="a b"` settings of the ingress image, so the bench runs what ships. */
 const dockerfile = readFileSync(fileURLToPath(new URL('../../infra/docker/ingress.Dockerfile', import.meta.url)), 'utf8')
 const imageEnv = (name: string): string => new RegExp(`\\b${name}=(?:"([^"]*)"|(\\S+))`).exec(dockerfile)?.slice(1).find((v) => v !== undefined) ?? ''
-const INGRESS_NODE_FLAGS = imageEnv('NODE_OPTIONS').split(' ').filter((f) => f !== '')
+/** Node flags of the image's `CMD ["node", ...flags, "services/ingress/src/main.ts"]` (V8 flags NODE_OPTIONS refuses). */
+const imageCmdFlags = (): string[] => {
+  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile)
+  const argv = cmd === null ? [] : JSON.parse(cmd[1]!) as string[]
+  return argv.slice(1, -1).filter((a) => a.startsWith('--'))
+}
+const INGRESS_NODE_FLAGS = [...imageEnv('NODE_OPTIONS').split(' ').filter((f) => f !== ''), ...imageCmdFlags()]
 const MALLOC_ARENA_MAX = imageEnv('MALLOC_ARENA_MAX')
 /** Extra Node flags for the measured ingress process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
 const EXTRA_FLAGS = (process.env.BENCH_INGRESS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')

@@ -118,6 +118,27 @@ t.test('publish rejects with a retryable BUS_PUBLISH_TIMEOUT when the broker doe
   await producer.disconnect({ timeoutMs: 100 }).catch(() => {})
 })
 
+t.test('each publish keeps its own deadline: a shorter one enqueued later rejects first', async (t) => {
+  // One timer watches every pending record's deadline; it must re-arm for an earlier one.
+  const sockets = new Set<Socket>()
+  const silent = createServer((s) => { sockets.add(s); s.on('error', () => {}) })
+  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
+  const port = (silent.address() as { port: number }).port
+  const kafka = createKafka({ brokers: [`127.0.0.1:${port}`], clientId: 'x', logger, connectionTimeoutMs: 200, requestTimeoutMs: 1000, retry: { retries: 0 } })
+  const producer = createBusProducer({ kafka, registry: createTopicRegistry({ prefix: 'unused.' }), logger, publishTimeoutMs: 5000 })
+  const order: string[] = []
+  const outcome = (name: string, p: Promise<void>): Promise<unknown> => p.then(() => 'resolved', (e: unknown) => { order.push(name); return e })
+  const late = outcome('late', producer.publish('events', { key: 'k', value: { eventId: 'a' } }, { timeoutMs: 900 }))
+  const early = outcome('early', producer.publish('events', { key: 'k', value: { eventId: 'b' } }, { timeoutMs: 150 }))
+  const [lateErr, earlyErr] = await Promise.all([late, early])
+  t.same(order, ['early', 'late'])
+  t.match(earlyErr, { code: 'BUS_PUBLISH_TIMEOUT', detail: { timeoutMs: 150, inFlight: false } })
+  t.match(lateErr, { code: 'BUS_PUBLISH_TIMEOUT', detail: { timeoutMs: 900, inFlight: false } })
+  await producer.flush() // nothing pending any more
+  await producer.disconnect({ timeoutMs: 100 }).catch(() => {})
+})
+
 t.test('publish rejects quickly and retryably when no broker listens', async (t) => {
   const kafka = createKafka({ brokers: ['127.0.0.1:1'], clientId: 'x', logger, connectionTimeoutMs: 200, retry: { retries: 0 } })
   const producer = createBusProducer({ kafka, registry: createTopicRegistry({ prefix: 'unused.' }), logger, publishTimeoutMs: 1000 })

@@ -988,5 +988,5 @@ interface ClaimJob {
 /** Reverts claims (sending → accepted, attempt count restored) inside the claim's transaction. */
 async function undoClaims (trx: Transaction<Database>, ids: string[]): Promise<void> {
   await sql`UPDATE outbound_messages SET state = 'accepted', attempts = attempts - 1, sending_at = NULL
-    WHERE id = ANY(${ids}::uuid[]) AND state = 'sending'`.execute(trx)
+    WHERE id = ANY(${ids}::uuid[]) AND state::text = 'sending'`.execute(trx) // on the primary key (see claimForSending)
 }

@@ -11,7 +11,11 @@
  *    (single) partition. Ratio of the two.
  *
  * Prints figures, asserts nothing. Sizes: BENCH_SECONDS (backlog per number, in seconds of its
- * limit; default 20), BENCH_NEIGHBOUR_BACKLOG (default 10000).
+ * limit; default 20), BENCH_NEIGHBOUR_BACKLOG (default 10000). BENCH_VERBOSE=1 also prints the
+ * worker's memory, sends per second of one number per class, and Postgres's statistics during the
+ * worker's run (transactions, rows read per table and index); BENCH_EXPLAIN_MS=n makes Postgres
+ * log the plan of every statement of the worker slower than n ms (auto_explain, on this run's
+ * database only) to its server log.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -19,7 +23,7 @@ import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
-import { createApiKey, createDb, createPhoneNumber, createTenant, createTokenCipher, upsertWaba } from '@coexist/db'
+import { createApiKey, createDb, createPhoneNumber, createTenant, createTokenCipher, sql, upsertWaba } from '@coexist/db'
 import { createLogger } from '@coexist/logger'
 import { maxCountInWindow, startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
 
@@ -196,6 +200,24 @@ await api.stop()
 console.log(`accepted ${total} requests through the batch API in ${acceptSeconds.toFixed(1)} s (${Math.round(total / acceptSeconds)} per s)`)
 
 const sinceSeq = sim.control.sends({ withoutBodies: true }).lastSeq
+/** Transactions and rows of this database so far, and reads per table and index (Postgres's statistics, flushed within about a second). */
+const dbStats = async (): Promise<Map<string, number>> => {
+  const m = new Map<string, number>()
+  const d = await sql<{ x: string, u: string, r: string }>`SELECT xact_commit + xact_rollback AS x, tup_updated AS u, tup_returned AS r FROM pg_stat_database WHERE datname = current_database()`.execute(db)
+  m.set('transactions', Number(d.rows[0]?.x ?? 0)); m.set('rows updated', Number(d.rows[0]?.u ?? 0)); m.set('rows returned', Number(d.rows[0]?.r ?? 0))
+  const t = await sql<{ n: string, s: string, r: string }>`SELECT relname AS n, seq_scan AS s, seq_tup_read AS r FROM pg_stat_user_tables`.execute(db)
+  for (const row of t.rows) { m.set(`${row.n} seq scans`, Number(row.s)); m.set(`${row.n} seq rows read`, Number(row.r)) }
+  const i = await sql<{ n: string, s: string, r: string }>`SELECT indexrelname AS n, idx_scan AS s, idx_tup_read AS r FROM pg_stat_user_indexes`.execute(db)
+  for (const row of i.rows) { m.set(`${row.n} scans`, Number(row.s)); m.set(`${row.n} entries read`, Number(row.r)) }
+  return m
+}
+const db0 = await dbStats()
+if (process.env.BENCH_EXPLAIN_MS !== undefined) {
+  const name = (await sql<{ d: string }>`SELECT current_database() AS d`.execute(db)).rows[0]?.d as string
+  await sql.raw(`ALTER DATABASE "${name}" SET session_preload_libraries = 'auto_explain'`).execute(db)
+  await sql.raw(`ALTER DATABASE "${name}" SET auto_explain.log_min_duration = ${Number(process.env.BENCH_EXPLAIN_MS)}`).execute(db)
+  await sql.raw(`ALTER DATABASE "${name}" SET auto_explain.log_analyze = on`).execute(db)
+}
 const worker = await startService(prefix1, 'worker')
 const cpu0 = procStats(worker.proc.pid as number).cpuSeconds
 const simCpu0 = process.cpuUsage()
@@ -223,6 +245,11 @@ const cpu1 = procStats(worker.proc.pid as number)
 const simCpu = process.cpuUsage(simCpu0)
 peakRss = Math.max(peakRss, cpu1.peakRssMb)
 await worker.stop()
+if (process.env.BENCH_VERBOSE === '1') {
+  await sleep(1500)
+  const db1 = await dbStats()
+  console.log(`Postgres meanwhile: ${[...db1].map(([k, v]) => [k, v - (db0.get(k) ?? 0)] as const).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+}
 
 const report = sim.control.sends({ since: sinceSeq, withoutBodies: true })
 const byNumber = new Map<string, number[]>()

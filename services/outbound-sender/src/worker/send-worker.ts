@@ -970,13 +970,21 @@ export class SendWorker {
 /** A set of the latest `capacity` ids (the oldest is forgotten first). */
 class RecentIds {
   readonly #ids = new Set<string>()
-  readonly #capacity: number
-  constructor (capacity: number) { this.#capacity = capacity }
+  /**
+   * The ids in insertion order, a ring. (Deleting a Set's first element instead leaves a deleted
+   * slot that every later `values().next()` walks past until the Set is rehashed: quadratic.)
+   */
+  readonly #ring: Array<string | undefined>
+  #next = 0
+  constructor (capacity: number) { this.#ring = new Array<string | undefined>(capacity).fill(undefined) }
   has (id: string): boolean { return this.#ids.has(id) }
   add (id: string): void {
+    if (this.#ids.has(id)) return
+    const old = this.#ring[this.#next]
+    if (old !== undefined) this.#ids.delete(old)
+    this.#ring[this.#next] = id
+    this.#next = (this.#next + 1) % this.#ring.length
     this.#ids.add(id)
-    // A Set iterates in insertion order: its first element is the oldest.
-    if (this.#ids.size > this.#capacity) this.#ids.delete(this.#ids.values().next().value as string)
   }
 }
 

@@ -74,6 +74,15 @@ export interface MediaDownload {
 export interface GraphClient {
   /** `POST /{phone-number-id}/messages`: validates the body (SendMessageInputSchema) and sends it. */
   sendMessage: (phoneNumberId: string, token: string, body: SendMessageInput) => Promise<SendMessageResponse>
+  /**
+   * `POST /{phone-number-id}/messages` with a body validated by SendMessageInputSchema before and
+   * serialized as JSON (e.g. a request the send API validated and stored): sent as is, not
+   * validated again. Only its shape (a JSON object) is checked.
+   *
+   * @example
+   * const { messages } = await graph.sendValidatedMessage(phoneNumberId, token, storedBodyJson)
+   */
+  sendValidatedMessage: (phoneNumberId: string, token: string, json: string) => Promise<SendMessageResponse>
   /** Marks an inbound message as read (optionally showing a typing indicator). */
   markAsRead: (phoneNumberId: string, token: string, wamid: string, opts?: { typingIndicator?: boolean }) => Promise<SuccessResponse>
   /** `POST /{phone-number-id}/smb_app_data` with `sync_type`: starts the one-time contacts or history sync. */
@@ -187,6 +196,14 @@ function dispatchBuffered (dispatcher: Dispatcher, opts: Dispatcher.DispatchOpti
   })
 }
 
+/** JSON text that is sent as is. */
+class PreparedJson {
+  readonly json: string
+  constructor (json: string) { this.json = json }
+}
+/** Looks like the JSON text of an object (it was produced by JSON.stringify or Postgres; Meta parses it). */
+const isJsonObjectText = (s: unknown): s is string => typeof s === 'string' && s.trimStart().startsWith('{') && s.trimEnd().endsWith('}')
+
 function assertId (name: string, value: string): void {
   if (typeof value !== 'string' || !SAFE_ID.test(value)) {
     throw MetaErrors.META_REQUEST_INVALID.create({ message: `${name} is not a valid Graph id`, detail: { field: name } })
@@ -259,6 +276,7 @@ export function createGraphClient (opts: GraphClientOptions): GraphClient {
     })
   }
 
+  /** `body`: a value to serialize, or (`{ json }`) JSON text to send as is. */
   async function call<S extends z.ZodType> (method: 'GET' | 'POST', path: string, token: string, schema: S, body?: unknown): Promise<z.output<S>> {
     assertToken(token)
     const fullPath = `${prefix}${path}`
@@ -266,7 +284,7 @@ export function createGraphClient (opts: GraphClientOptions): GraphClient {
     const headers: Record<string, string> = { authorization: `Bearer ${token}`, accept: 'application/json' }
     let payload: string | undefined
     if (body !== undefined) {
-      payload = JSON.stringify(body)
+      payload = body instanceof PreparedJson ? body.json : JSON.stringify(body)
       headers['content-type'] = 'application/json'
     }
     const t0 = performance.now()
@@ -328,6 +346,12 @@ export function createGraphClient (opts: GraphClientOptions): GraphClient {
       const valid = SendMessageInputSchema.safeParse(body)
       if (!valid.success) throw MetaErrors.META_REQUEST_INVALID.create({ detail: { issues: issuesOf(valid.error) } })
       return await call('POST', `/${phoneNumberId}/messages`, token, SendMessageResponseSchema, valid.data)
+    },
+
+    async sendValidatedMessage (phoneNumberId, token, json) {
+      assertId('phoneNumberId', phoneNumberId)
+      if (!isJsonObjectText(json)) throw MetaErrors.META_REQUEST_INVALID.create({ message: 'the message body is not a JSON object' })
+      return await call('POST', `/${phoneNumberId}/messages`, token, SendMessageResponseSchema, new PreparedJson(json))
     },
 
     async markAsRead (phoneNumberId, token, wamid, o = {}) {

@@ -19,7 +19,7 @@ export interface OutboundRuntimeDeps {
   registry: TopicRegistry
   producer: BusProducer
   logger: Logger
-  graph: Pick<GraphClient, 'sendMessage' | 'markAsRead'>
+  graph: Pick<GraphClient, 'sendValidatedMessage' | 'markAsRead'>
   numbers: NumberSource
   /** Consumer group of the requests; the others derive from it. Default `outbound-sender`. */
   groupId?: string

@@ -41,8 +41,11 @@ export async function parkedOn (db: DbExecutor, partitions: readonly number[]): 
 }
 
 export interface LoadJob { phoneNumberId: string, afterSeq: number, limit: number }
-/** A request read back, with its Graph body as Postgres parsed it (the worker sends that, not the record's bytes). */
-export interface LoadedRequest { request: OutboundRequest, seq: number, body: unknown }
+/**
+ * A request read back, with its Graph body as JSON text (Postgres's rendering of the stored body:
+ * the worker sends that as is). Its `messageJson` is left empty.
+ */
+export interface LoadedRequest { request: OutboundRequest, seq: number, json: string }
 
 /**
  * Accepted requests of several numbers in one statement: for each job, the next `limit` after
@@ -52,7 +55,7 @@ export interface LoadedRequest { request: OutboundRequest, seq: number, body: un
 export async function loadAcceptedAfter (db: DbExecutor, jobs: readonly LoadJob[]): Promise<LoadedRequest[][]> {
   if (jobs.length === 0) return []
   const rows = await sql<RequestRow & { i: number, seq: number }>`
-    SELECT l.i::int AS i, m.id, m.tenant_id, m.recipient, m.recipient_type, m.idempotency_key, m.body, m.is_template,
+    SELECT l.i::int AS i, m.id, m.tenant_id, m.recipient, m.recipient_type, m.idempotency_key, m.body::text AS body, m.is_template,
       m.category_hint, m.accepted_at, m.seq
     FROM unnest(${jobs.map((j) => j.phoneNumberId)}::text[], ${jobs.map((j) => j.afterSeq)}::bigint[], ${jobs.map((j) => j.limit)}::int[])
       WITH ORDINALITY AS l(num, after, lim, i)
@@ -64,14 +67,17 @@ export async function loadAcceptedAfter (db: DbExecutor, jobs: readonly LoadJob[
       LIMIT l.lim) m
     ORDER BY l.i, m.seq`.execute(db)
   const out: LoadedRequest[][] = jobs.map(() => [])
-  for (const r of rows.rows) out[Number(r.i) - 1]?.push({ request: toRequest(jobs[Number(r.i) - 1]?.phoneNumberId as string, r), seq: Number(r.seq), body: r.body })
+  for (const r of rows.rows) out[Number(r.i) - 1]?.push({ request: toRequest(jobs[Number(r.i) - 1]?.phoneNumberId as string, r), seq: Number(r.seq), json: r.body })
   return out
 }
 
 interface RequestRow {
   id: string, tenant_id: string, recipient: string, recipient_type: string, idempotency_key: string | null,
-  body: unknown, is_template: boolean, category_hint: string | null, accepted_at: Date
+  /** The stored body as JSON text (`body::text`). */
+  body: string, is_template: boolean, category_hint: string | null, accepted_at: Date
 }
+
+const NO_BYTES = new Uint8Array(0)
 
 function toRequest (phoneNumberId: string, r: RequestRow): OutboundRequest {
   return create(OutboundRequestSchema, {
@@ -81,7 +87,7 @@ function toRequest (phoneNumberId: string, r: RequestRow): OutboundRequest {
     recipient: r.recipient,
     recipientType: r.recipient_type === 'user_id' ? RecipientType.USER_ID : RecipientType.PHONE,
     idempotencyKey: r.idempotency_key ?? '',
-    messageJson: Buffer.from(JSON.stringify(r.body)),
+    messageJson: NO_BYTES,
     isTemplate: r.is_template,
     categoryHint: r.category_hint ?? '',
     acceptedAt: BigInt(new Date(r.accepted_at).getTime()),
@@ -95,20 +101,20 @@ function toRequest (phoneNumberId: string, r: RequestRow): OutboundRequest {
  * brings them back to be settled by policy), then accepted ones in acceptance order. As request
  * records (the shape the requests topic carries).
  */
-export async function loadAccepted (db: DbExecutor, phoneNumberId: string, heldIds: readonly string[], limit: number): Promise<OutboundRequest[]> {
+export async function loadAccepted (db: DbExecutor, phoneNumberId: string, heldIds: readonly string[], limit: number): Promise<LoadedRequest[]> {
   if (limit <= 0) return []
   const held = [...heldIds]
-  const rows = await sql<RequestRow>`
-    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
+  const rows = await sql<RequestRow & { seq: number }>`
+    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body::text AS body, is_template, category_hint, accepted_at, seq
       FROM outbound_messages
       WHERE phone_number_id = ${phoneNumberId} AND state = 'sending' AND id <> ALL(${held}::uuid[])
       LIMIT ${limit})
     UNION ALL
-    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at
+    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body::text AS body, is_template, category_hint, accepted_at, seq
       FROM outbound_messages
       WHERE phone_number_id = ${phoneNumberId} AND state = 'accepted' AND id <> ALL(${held}::uuid[])
       ORDER BY seq
       LIMIT ${limit})
     LIMIT ${limit}`.execute(db)
-  return rows.rows.map((r) => toRequest(phoneNumberId, r))
+  return rows.rows.map((r) => ({ request: toRequest(phoneNumberId, r), seq: Number(r.seq), json: r.body }))
 }

@@ -17,8 +17,11 @@ export type ItemPhase = 'ready' | 'claiming' | 'inflight' | 'settling' | 'done'
 export interface LaneItem {
   readonly id: string
   readonly request: OutboundRequest
-  /** The Graph body, parsed when the item is sent (a backlog holds only the record's bytes). */
-  body: Record<string, unknown> | undefined
+  /**
+   * The Graph body as JSON text, sent as is (validated by the API before it was stored); from the
+   * record's bytes when undefined.
+   */
+  json: string | undefined
   /** Window/pair key of the recipient; '' for mark-as-read. */
   readonly customer: string
   readonly isRead: boolean

@@ -22,7 +22,7 @@ import {
   type OutboundDeadLetterSchema as DeadLetterSchemaT, type OutboundRequest, type OutboundResultSchema
 } from '@coexist/contracts'
 import { sql, type Db, type Database, type Transaction } from '@coexist/db'
-import { findMetaApiError, type GraphClient, type SendMessageInput } from '@coexist/meta'
+import { findMetaApiError, type GraphClient } from '@coexist/meta'
 import type { Logger } from '@coexist/logger'
 import { Counter, Gauge, Histogram, type Registry } from '@coexist/http'
 import { OutErrors } from '../errors.ts'
@@ -68,7 +68,7 @@ export interface NumberSource {
 
 export interface SendWorkerOptions {
   db: Db
-  graph: Pick<GraphClient, 'sendMessage' | 'markAsRead'>
+  graph: Pick<GraphClient, 'sendValidatedMessage' | 'markAsRead'>
   numbers: NumberSource
   publishResult: (result: OutboundResultInit, context: PublishContext) => Promise<void>
   publishDeadLetter: (deadLetter: OutboundDeadLetterInit, context: PublishContext) => Promise<void>
@@ -144,12 +144,12 @@ function metaErrorOf (err: unknown): StoredMetaError | undefined {
 }
 
 /** A lane item in its first state: ready, never dispatched, no failures. */
-function newLaneItem (o: Pick<LaneItem, 'request' | 'body' | 'isRead' | 'signal' | 'fromDb' | 'traceId' | 'finish'>): LaneItem {
+function newLaneItem (o: Pick<LaneItem, 'request' | 'json' | 'isRead' | 'signal' | 'fromDb' | 'traceId' | 'finish'>): LaneItem {
   const r = o.request
   return {
     id: r.requestId,
     request: r,
-    body: o.body,
+    json: o.json,
     customer: o.isRead || r.recipient === '' ? '' : customerKey(r.recipient, r.recipientType === RecipientType.USER_ID ? 'user_id' : 'phone'),
     isRead: o.isRead,
     signal: o.signal,
@@ -169,11 +169,16 @@ function newLaneItem (o: Pick<LaneItem, 'request' | 'body' | 'isRead' | 'signal'
   }
 }
 
-/** The Graph body of a request record, or the parse error. */
-function parseBody (req: OutboundRequest): Record<string, unknown> | Error {
+/** The Graph body of a request record as JSON text. */
+function bodyText (req: OutboundRequest): string {
+  const bytes = req.messageJson
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')
+}
+
+/** A Graph body from its JSON text, or the parse error. */
+function parseBody (json: string): Record<string, unknown> | Error {
   try {
-    const bytes = req.messageJson
-    const parsed: unknown = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'))
+    const parsed: unknown = JSON.parse(json)
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return new Error('not an object')
     return parsed as Record<string, unknown>
   } catch (err) {
@@ -247,22 +252,6 @@ export class SendWorker {
     const req = incoming.request
     return new Promise<void>((resolve, reject) => {
       if (this.#killed || this.#draining) { reject(handBack()); return }
-      // Checked now, parsed again when sent: a backlog keeps only the record's bytes.
-      const parsed = parseBody(req)
-      if (parsed instanceof Error) {
-        void this.#deadLetterUnsent(req, 'OUT_REQUEST_INVALID', `message_json is not a JSON object: ${parsed.message}`).then(() => resolve(), reject)
-        return
-      }
-      const isRead = parsed.status === 'read'
-      const item = newLaneItem({
-        request: req,
-        body: undefined,
-        isRead,
-        signal: incoming.signal,
-        fromDb: false,
-        traceId: incoming.traceId,
-        finish: (finished) => { if (finished) resolve(); else reject(handBack()) }
-      })
       const lane = this.#lane(req.phoneNumberId)
       if (incoming.partition !== undefined) lane.partition = incoming.partition
       // A partition seen for the first time in this generation: the previous owner may have sent
@@ -299,6 +288,22 @@ export class SendWorker {
         })
         return
       }
+      // Held: checked now, its text taken again when sent (a backlog keeps only the record's
+      // bytes). A parked record is not read at all: its row is sent, as Postgres stored it.
+      const parsed = parseBody(bodyText(req))
+      if (parsed instanceof Error) {
+        void this.#deadLetterUnsent(req, 'OUT_REQUEST_INVALID', `message_json is not a JSON object: ${parsed.message}`).then(() => resolve(), reject)
+        return
+      }
+      const item = newLaneItem({
+        request: req,
+        json: undefined,
+        isRead: parsed.status === 'read',
+        signal: incoming.signal,
+        fromDb: false,
+        traceId: incoming.traceId,
+        finish: (finished) => { if (finished) resolve(); else reject(handBack()) }
+      })
       lane.push(item)
       this.#metrics?.queued.inc()
       this.#pump(lane)
@@ -378,19 +383,19 @@ export class SendWorker {
       const loaded = await this.#retrying(() => this.#loads.add({ phoneNumberId: lane.phoneNumberId, afterSeq: lane.loadCursor, limit: want }), lane.phoneNumberId)
       if (loaded === undefined || signal.aborted || !lane.parked) return
       let added = 0
-      for (const { request, seq: rowSeq, body } of loaded) {
+      for (const { request, seq: rowSeq, json } of loaded) {
         lane.loadCursor = Math.max(lane.loadCursor, rowSeq)
         if (lane.ids.has(request.requestId)) continue
-        lane.push(this.#dbItem(lane, request, signal, body))
+        lane.push(this.#dbItem(request, signal, json))
         this.#metrics?.queued.inc()
         added++
       }
       if (loaded.length < want) {
         const rest = await this.#retrying(() => loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want - added), lane.phoneNumberId)
         if (rest === undefined || signal.aborted || !lane.parked) return
-        for (const request of rest) {
+        for (const { request, json } of rest) {
           if (lane.ids.has(request.requestId)) continue
-          lane.push(this.#dbItem(lane, request, signal))
+          lane.push(this.#dbItem(request, signal, json))
           this.#metrics?.queued.inc()
         }
         drained = rest.length < want - added
@@ -403,11 +408,11 @@ export class SendWorker {
     this.#pump(lane)
   }
 
-  #dbItem (lane: Lane, request: OutboundRequest, signal: AbortSignal, rowBody?: unknown): LaneItem {
-    // The row's body as Postgres parsed it (a JSON object: the API stored it), else the record's bytes.
-    const body = rowBody !== null && typeof rowBody === 'object' && !Array.isArray(rowBody) ? rowBody as Record<string, unknown> : undefined
-    const isRead = request.recipient === '' && ((body ?? parseBody(request)) as { status?: unknown }).status === 'read'
-    return newLaneItem({ request, body, isRead, signal, fromDb: true, traceId: undefined, finish: () => {} })
+  /** An item read back from Postgres: the row's body (JSON text) is what is sent. */
+  #dbItem (request: OutboundRequest, signal: AbortSignal, json: string): LaneItem {
+    // Only a read receipt has no recipient.
+    const isRead = request.recipient === '' && (parseBody(json) as { status?: unknown }).status === 'read'
+    return newLaneItem({ request, json, isRead, signal, fromDb: true, traceId: undefined, finish: () => {} })
   }
 
   /** Ends parking once Postgres holds nothing more for the lane and it finished what it read. */
@@ -610,11 +615,15 @@ export class SendWorker {
     this.#inflight++
     const endGraph = this.#metrics?.graph.startTimer()
     const graph = this.#o.graph
-    const body = item.body ?? (parseBody(item.request) as Record<string, unknown>)
-    const call = item.isRead
-      ? graph.markAsRead(lane.phoneNumberId, token, String(body.message_id), { typingIndicator: body.typing_indicator !== undefined })
-        .then(() => undefined)
-      : graph.sendMessage(lane.phoneNumberId, token, body as SendMessageInput).then((r) => r.messages[0]?.id)
+    const json = item.json ?? bodyText(item.request)
+    let call: Promise<string | undefined>
+    if (item.isRead) {
+      const body = parseBody(json) as Record<string, unknown>
+      call = graph.markAsRead(lane.phoneNumberId, token, String(body.message_id), { typingIndicator: body.typing_indicator !== undefined }).then(() => undefined)
+    } else {
+      // Validated by the API before it was stored: sent as is.
+      call = graph.sendValidatedMessage(lane.phoneNumberId, token, json).then((r) => r.messages[0]?.id)
+    }
     call.then((wamid) => {
       endGraph?.()
       this.#returned(lane, item)
@@ -741,7 +750,7 @@ export class SendWorker {
       this.#pump(lane)
       return
     }
-    await this.#publishOutcome(item.request, {
+    await this.#publishOutcome(item.request, { json: item.json,
       traceId: item.traceId,
       status: kind === 'sent' ? OutboundStatus.SENT : kind === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
       wamid: outcome.wamid,
@@ -765,7 +774,7 @@ export class SendWorker {
   }
 
   /** Publishes the result (and the dead letter), retrying until Kafka takes them. */
-  async #publishOutcome (req: OutboundRequest, o: { status: OutboundStatus, wamid?: string | undefined, metaError?: StoredMetaError | undefined, attempts: number, deadLetter?: { reason: string, detail: string } | undefined, traceId?: string | undefined }): Promise<void> {
+  async #publishOutcome (req: OutboundRequest, o: { status: OutboundStatus, wamid?: string | undefined, metaError?: StoredMetaError | undefined, attempts: number, deadLetter?: { reason: string, detail: string } | undefined, traceId?: string | undefined, json?: string | undefined }): Promise<void> {
     const context: PublishContext = { traceId: o.traceId }
     const now = BigInt(Date.now())
     const metaError = o.metaError === undefined
@@ -799,7 +808,8 @@ export class SendWorker {
       try {
         if (o.deadLetter !== undefined) {
           await this.#o.publishDeadLetter(create(OutboundDeadLetterSchema, {
-            request: req,
+            // A request read back from Postgres carries its body as text, not bytes.
+            request: req.messageJson.length === 0 && o.json !== undefined ? { ...req, messageJson: Buffer.from(o.json) } : req,
             reason: o.deadLetter.reason,
             ...(metaError !== undefined ? { lastError: metaError } : {}),
             detail: o.deadLetter.detail.slice(0, 2000),
@@ -826,7 +836,7 @@ export class SendWorker {
         const applied = await this.#retrying(() => finishUnsent(this.#o.db, item.id, 'dead_lettered', reason, `the number cannot send (${info?.status ?? 'unknown number'})`), item.id)
         if (applied === undefined) return
         if (applied) {
-          await this.#publishOutcome(item.request, { status: OutboundStatus.FAILED, attempts: 0, traceId: item.traceId, deadLetter: { reason, detail: `phone number ${lane.phoneNumberId}: ${info?.status ?? 'not found'}` } })
+          await this.#publishOutcome(item.request, { json: item.json, status: OutboundStatus.FAILED, attempts: 0, traceId: item.traceId, deadLetter: { reason, detail: `phone number ${lane.phoneNumberId}: ${info?.status ?? 'not found'}` } })
           this.#metrics?.sends.inc({ outcome: 'dead_lettered' })
           this.#done(lane, item, true)
         } else {
@@ -864,7 +874,7 @@ export class SendWorker {
       const row = byId.get(item.id)
       if (row === undefined) {
         item.phase = 'settling'
-        await this.#publishOutcome(item.request, { status: OutboundStatus.FAILED, attempts: 0, traceId: item.traceId, deadLetter: { reason: 'OUT_REQUEST_UNKNOWN', detail: 'no accepted request row for this record' } })
+        await this.#publishOutcome(item.request, { json: item.json, status: OutboundStatus.FAILED, attempts: 0, traceId: item.traceId, deadLetter: { reason: 'OUT_REQUEST_UNKNOWN', detail: 'no accepted request row for this record' } })
         this.#done(lane, item, true)
         continue
       }
@@ -894,7 +904,7 @@ export class SendWorker {
           return
         }
         this.#log.warn({ requestId: row.id, phoneNumberId: row.phone_number_id, attempt: row.attempts }, 'a previous worker stopped while sending this request: outcome unknown, not resent (policy)')
-        await this.#publishOutcome(item.request, { status: OutboundStatus.UNKNOWN, attempts: row.attempts, traceId: item.traceId })
+        await this.#publishOutcome(item.request, { json: item.json, status: OutboundStatus.UNKNOWN, attempts: row.attempts, traceId: item.traceId })
         this.#metrics?.sends.inc({ outcome: 'unknown' })
         this.#done(lane, item, true)
         return
@@ -905,7 +915,7 @@ export class SendWorker {
         item.phase = 'settling'
         if (row.error_code !== 'OUT_NOT_ACCEPTED') {
           const meta = row.meta_error as StoredMetaError | null
-          await this.#publishOutcome(item.request, {
+          await this.#publishOutcome(item.request, { json: item.json,
             traceId: item.traceId,
             status: row.state === 'sent' ? OutboundStatus.SENT : row.state === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
             wamid: row.wamid ?? undefined,

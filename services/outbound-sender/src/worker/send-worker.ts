@@ -30,7 +30,7 @@ import { systemClock, type Clock } from '../limits/clock.ts'
 import { DEFAULT_THROTTLE_TUNING, type ThrottleTuning } from '../limits/number-throttle.ts'
 import { customerKey } from '../domain/send-request.ts'
 import {
-  claimForSending, finishUnsent, getMessages, recordOutcomes, settleAbandoned,
+  claimForSending, finishUnsent, getMessages, recordOutcomes, settleAbandoned, uuidArray,
   type AttemptOutcome, type MessageSummary, type StoredMetaError
 } from '../store/messages.ts'
 import { loadAccepted, loadAcceptedAfter, parkedOn, parkNumbers, unparkNumbers, type LoadedRequest, type LoadJob, type ParkMarker } from '../store/parked.ts'
@@ -1006,5 +1006,5 @@ interface ClaimJob {
 /** Reverts claims (sending → accepted, attempt count restored) inside the claim's transaction. */
 async function undoClaims (trx: Transaction<Database>, ids: string[]): Promise<void> {
   await sql`UPDATE outbound_messages SET state = 'accepted', attempts = attempts - 1, sending_at = NULL
-    WHERE id = ANY(${ids}::uuid[]) AND state::text = 'sending'`.execute(trx) // on the primary key (see claimForSending)
+    WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND state::text = 'sending'`.execute(trx) // on the primary key (see claimForSending)
 }

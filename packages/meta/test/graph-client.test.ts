@@ -78,6 +78,23 @@ t.test('sendMessage posts the validated body with the token and parses the answe
   t.notMatch(JSON.stringify(logs), /authorization/i)
 })
 
+t.test('sendValidatedMessage posts the JSON text byte for byte and parses the answer; a body that is not an object is refused unsent', async (t) => {
+  const { url, seen } = await startServer(t, (_req, res) => json(res, 200, { messaging_product: 'whatsapp', messages: [{ id: 'wamid.OUT_0051' }] }))
+  const { graph } = client(t, url)
+  // As Postgres renders a stored jsonb body (spaces, its own key order).
+  const text = '{"to": "+5511988887777", "text": {"body": "Olá"}, "type": "text", "messaging_product": "whatsapp"}'
+  const r = await graph.sendValidatedMessage(PN, TOKEN, text)
+  t.equal(r.messages[0]?.id, 'wamid.OUT_0051')
+  t.equal(seen[0]?.url, `/v24.0/${PN}/messages`)
+  t.equal(seen[0]?.headers['content-type'], 'application/json')
+  t.equal(seen[0]?.body, text)
+  for (const bad of ['', '[1]', '"x"', 'null']) {
+    const err = await rejection(graph.sendValidatedMessage(PN, TOKEN, bad))
+    t.ok(MetaErrors.META_REQUEST_INVALID.is(err), `refused: ${JSON.stringify(bad)}`)
+  }
+  t.equal(seen.length, 1, 'nothing else was sent')
+})
+
 t.test('other calls use the documented paths and bodies', async (t) => {
   const { url, seen } = await startServer(t, (req, res) => {
     const u = req.url ?? ''

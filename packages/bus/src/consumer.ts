@@ -208,14 +208,27 @@ const errorText = (err: unknown): string => (err instanceof Error ? err.message 
 /**
  * The record with bytes of its own. kafkajs hands out views into the whole fetch response, so
  * one record still held (queued behind its key, or its decoded value's bytes fields) would keep
- * every megabyte of the fetch it came in alive.
+ * every megabyte of the fetch it came in alive. Key, value and header bytes are copied into one
+ * exact-size allocation outside Node's buffer pool: records finish out of order, and a pooled
+ * copy would let one record still held keep its whole 64 KiB slab (and the other records' bytes
+ * in it) alive.
  */
 export function detachMessage (m: KafkaMessage): KafkaMessage {
-  const headers: IHeaders = {}
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
-    headers[k] = Array.isArray(v) ? v.map((x) => typeof x === 'string' ? x : Buffer.from(x)) : v === undefined || typeof v === 'string' ? v : Buffer.from(v)
+  const src = m.headers ?? {}
+  let size = (m.key?.length ?? 0) + (m.value?.length ?? 0)
+  for (const k in src) {
+    const v = src[k]
+    if (Array.isArray(v)) { for (const x of v) if (typeof x !== 'string') size += x.length } else if (v !== undefined && typeof v !== 'string') size += v.length
   }
-  return { ...m, key: m.key == null ? m.key : Buffer.from(m.key), value: m.value == null ? m.value : Buffer.from(m.value), headers } as KafkaMessage
+  const own = Buffer.allocUnsafeSlow(size)
+  let at = 0
+  const copy = (b: Buffer): Buffer => { const view = own.subarray(at, at + b.length); b.copy(own, at); at += b.length; return view }
+  const headers: IHeaders = {}
+  for (const k in src) {
+    const v = src[k]
+    headers[k] = Array.isArray(v) ? v.map((x) => typeof x === 'string' ? x : copy(x)) : v === undefined || typeof v === 'string' ? v : copy(v)
+  }
+  return { ...m, key: m.key == null ? m.key : copy(m.key), value: m.value == null ? m.value : copy(m.value), headers } as KafkaMessage
 }
 
 /** Creates the consumer (not started). See the module comment. */

@@ -18,6 +18,11 @@ ENV NODE_ENV=production PORT=8080
 ENV NODE_OPTIONS="--max-old-space-size=160 --max-semi-space-size=16" MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=deps /app ./
+# Warm Node's compile cache at build time: main.ts without configuration compiles its whole module
+# graph, then stops at the config check. The service then starts from the cache and never loads
+# Node's TypeScript-stripping WebAssembly (~20 MB of RSS).
+ENV NODE_COMPILE_CACHE=/app/.node-compile-cache
+RUN node services/ingress/src/main.ts >/dev/null 2>&1; test -n "$(ls -A /app/.node-compile-cache)"
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s CMD node -e "fetch('http://127.0.0.1:'+process.env.PORT+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"

@@ -1,10 +1,10 @@
 import diagnostics from 'node:diagnostics_channel'
 import { createServer, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { create, fromBinary } from '@bufbuild/protobuf'
 import { DomainEventSchema, MessageStatus, OutboundRequestSchema, RawWebhookSchema } from '@coexist/contracts'
-import { BUS_CHANNELS, HEADER, PROTOBUF_CONTENT_TYPE, createBusProducer, createKafka, createTopicRegistry, decodeHeaders, type BatchDiagnostic } from '../src/index.ts'
+import { BUS_CHANNELS, HEADER, PROTOBUF_CONTENT_TYPE, createBusProducer, createKafka, createTopicRegistry, decodeHeaders, type BatchDiagnostic, type Kafka } from '../src/index.ts'
 import { busEnv, countRecords, logger, readRecords } from './helpers.ts'
 
 t.test('a 3 MB raw body round-trips byte for byte', async (t) => {
@@ -101,14 +101,19 @@ t.test('a record over the topic limit is refused before sending', async (t) => {
   await t.rejects(producer.publish('events', { key: null, value: {} }), { code: 'BUS_PRODUCER_CLOSED' })
 })
 
-t.test('publish rejects with a retryable BUS_PUBLISH_TIMEOUT when the broker does not answer', async (t) => {
-  // A "broker" that accepts connections and never answers: kafkajs waits, the deadline fires.
+/** A kafkajs client whose "broker" accepts connections and never answers (closed at teardown). */
+async function silentBrokerKafka (t: Test): Promise<Kafka> {
   const sockets = new Set<Socket>()
   const silent = createServer((s) => { sockets.add(s); s.on('error', () => {}) })
   await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
   t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
   const port = (silent.address() as { port: number }).port
-  const kafka = createKafka({ brokers: [`127.0.0.1:${port}`], clientId: 'x', logger, connectionTimeoutMs: 200, requestTimeoutMs: 1000, retry: { retries: 0 } })
+  return createKafka({ brokers: [`127.0.0.1:${port}`], clientId: 'x', logger, connectionTimeoutMs: 200, requestTimeoutMs: 1000, retry: { retries: 0 } })
+}
+
+t.test('publish rejects with a retryable BUS_PUBLISH_TIMEOUT when the broker does not answer', async (t) => {
+  // A "broker" that accepts connections and never answers: kafkajs waits, the deadline fires.
+  const kafka = await silentBrokerKafka(t)
   const producer = createBusProducer({ kafka, registry: createTopicRegistry({ prefix: 'unused.' }), logger, publishTimeoutMs: 300 })
   const started = Date.now()
   const err = await producer.publish('events', { key: 'k', value: { eventId: 'e' } }).catch((e: unknown) => e)
@@ -120,12 +125,7 @@ t.test('publish rejects with a retryable BUS_PUBLISH_TIMEOUT when the broker doe
 
 t.test('each publish keeps its own deadline: a shorter one enqueued later rejects first', async (t) => {
   // One timer watches every pending record's deadline; it must re-arm for an earlier one.
-  const sockets = new Set<Socket>()
-  const silent = createServer((s) => { sockets.add(s); s.on('error', () => {}) })
-  await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => { for (const s of sockets) s.destroy(); silent.close() })
-  const port = (silent.address() as { port: number }).port
-  const kafka = createKafka({ brokers: [`127.0.0.1:${port}`], clientId: 'x', logger, connectionTimeoutMs: 200, requestTimeoutMs: 1000, retry: { retries: 0 } })
+  const kafka = await silentBrokerKafka(t)
   const producer = createBusProducer({ kafka, registry: createTopicRegistry({ prefix: 'unused.' }), logger, publishTimeoutMs: 5000 })
   const order: string[] = []
   const outcome = (name: string, p: Promise<void>): Promise<unknown> => p.then(() => 'resolved', (e: unknown) => { order.push(name); return e })

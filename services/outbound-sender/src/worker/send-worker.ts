@@ -750,8 +750,7 @@ export class SendWorker {
       this.#pump(lane)
       return
     }
-    await this.#publishOutcome(item.request, { json: item.json,
-      traceId: item.traceId,
+    await this.#publishOutcome(item, {
       status: kind === 'sent' ? OutboundStatus.SENT : kind === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
       wamid: outcome.wamid,
       metaError: outcome.metaError,
@@ -773,9 +772,14 @@ export class SendWorker {
     if (!this.#killed) this.#pump(lane)
   }
 
-  /** Publishes the result (and the dead letter), retrying until Kafka takes them. */
-  async #publishOutcome (req: OutboundRequest, o: { status: OutboundStatus, wamid?: string | undefined, metaError?: StoredMetaError | undefined, attempts: number, deadLetter?: { reason: string, detail: string } | undefined, traceId?: string | undefined, json?: string | undefined }): Promise<void> {
-    const context: PublishContext = { traceId: o.traceId }
+  /**
+   * Publishes the result (and the dead letter), retrying until Kafka takes them. `of`: the lane
+   * item (or just the request of a record never queued); an item read back from Postgres carries
+   * its body as text (`json`), which the dead letter's request gets back as bytes.
+   */
+  async #publishOutcome (of: Pick<LaneItem, 'request'> & Partial<Pick<LaneItem, 'json' | 'traceId'>>, o: { status: OutboundStatus, wamid?: string | undefined, metaError?: StoredMetaError | undefined, attempts: number, deadLetter?: { reason: string, detail: string } | undefined }): Promise<void> {
+    const req = of.request
+    const context: PublishContext = { traceId: of.traceId }
     const now = BigInt(Date.now())
     const metaError = o.metaError === undefined
       ? undefined
@@ -808,8 +812,7 @@ export class SendWorker {
       try {
         if (o.deadLetter !== undefined) {
           await this.#o.publishDeadLetter(create(OutboundDeadLetterSchema, {
-            // A request read back from Postgres carries its body as text, not bytes.
-            request: req.messageJson.length === 0 && o.json !== undefined ? { ...req, messageJson: Buffer.from(o.json) } : req,
+            request: req.messageJson.length === 0 && of.json !== undefined ? { ...req, messageJson: Buffer.from(of.json) } : req,
             reason: o.deadLetter.reason,
             ...(metaError !== undefined ? { lastError: metaError } : {}),
             detail: o.deadLetter.detail.slice(0, 2000),
@@ -836,7 +839,7 @@ export class SendWorker {
         const applied = await this.#retrying(() => finishUnsent(this.#o.db, item.id, 'dead_lettered', reason, `the number cannot send (${info?.status ?? 'unknown number'})`), item.id)
         if (applied === undefined) return
         if (applied) {
-          await this.#publishOutcome(item.request, { json: item.json, status: OutboundStatus.FAILED, attempts: 0, traceId: item.traceId, deadLetter: { reason, detail: `phone number ${lane.phoneNumberId}: ${info?.status ?? 'not found'}` } })
+          await this.#publishOutcome(item, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason, detail: `phone number ${lane.phoneNumberId}: ${info?.status ?? 'not found'}` } })
           this.#metrics?.sends.inc({ outcome: 'dead_lettered' })
           this.#done(lane, item, true)
         } else {
@@ -874,7 +877,7 @@ export class SendWorker {
       const row = byId.get(item.id)
       if (row === undefined) {
         item.phase = 'settling'
-        await this.#publishOutcome(item.request, { json: item.json, status: OutboundStatus.FAILED, attempts: 0, traceId: item.traceId, deadLetter: { reason: 'OUT_REQUEST_UNKNOWN', detail: 'no accepted request row for this record' } })
+        await this.#publishOutcome(item, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason: 'OUT_REQUEST_UNKNOWN', detail: 'no accepted request row for this record' } })
         this.#done(lane, item, true)
         continue
       }
@@ -904,7 +907,7 @@ export class SendWorker {
           return
         }
         this.#log.warn({ requestId: row.id, phoneNumberId: row.phone_number_id, attempt: row.attempts }, 'a previous worker stopped while sending this request: outcome unknown, not resent (policy)')
-        await this.#publishOutcome(item.request, { json: item.json, status: OutboundStatus.UNKNOWN, attempts: row.attempts, traceId: item.traceId })
+        await this.#publishOutcome(item, { status: OutboundStatus.UNKNOWN, attempts: row.attempts })
         this.#metrics?.sends.inc({ outcome: 'unknown' })
         this.#done(lane, item, true)
         return
@@ -915,8 +918,7 @@ export class SendWorker {
         item.phase = 'settling'
         if (row.error_code !== 'OUT_NOT_ACCEPTED') {
           const meta = row.meta_error as StoredMetaError | null
-          await this.#publishOutcome(item.request, { json: item.json,
-            traceId: item.traceId,
+          await this.#publishOutcome(item, {
             status: row.state === 'sent' ? OutboundStatus.SENT : row.state === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
             wamid: row.wamid ?? undefined,
             metaError: meta ?? undefined,
@@ -932,7 +934,7 @@ export class SendWorker {
   /** A record that cannot be a request: dead-letter it (and its row, if any). */
   async #deadLetterUnsent (req: OutboundRequest, reason: string, detail: string): Promise<void> {
     await this.#retrying(() => finishUnsent(this.#o.db, req.requestId, 'dead_lettered', reason, detail), req.requestId)
-    await this.#publishOutcome(req, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason, detail } })
+    await this.#publishOutcome({ request: req }, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason, detail } })
   }
 
   /** A partition was revoked: drop its records that are not in flight (the new owner sends them). */

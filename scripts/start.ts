@@ -14,6 +14,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { createDb, migrateToLatest } from '@coexist/db'
+import { imageRuntime } from './lib/image-runtime.ts'
 import { ensureKafka, ensurePostgres } from './lib/infra.ts'
 
 const root = fileURLToPath(new URL('..', import.meta.url))
@@ -111,8 +112,8 @@ async function startDemo (adminKey: string): Promise<{ tenantId: string, apiKey:
   return { tenantId, apiKey: key.key ?? key.api_key ?? key.apiKey }
 }
 
-function launch (name: string, entry: string, env: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, [entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+function launch (name: string, entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): ChildProcess {
+  const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
   const prefix = `[${name}] `
   for (const stream of [child.stdout, child.stderr]) {
     let buf = ''
@@ -161,8 +162,10 @@ try {
     KAFKA_BROKERS: kafka.value.join(',')
   }
   for (const s of SERVICES) {
-    // A young generation sized for a service, not for this host's memory (V8 grows it to 128 MiB).
-    const child = launch(s.name, join(root, 'services', s.name, 'src', 'main.ts'), { NODE_OPTIONS: '--max-semi-space-size=16', ...base, PORT: String(s.port) })
+    // As the service's image runs it (heap sized for its container, malloc arenas capped), not
+    // with Node's defaults for this host's memory.
+    const image = imageRuntime(s.name)
+    const child = launch(s.name, join(root, 'services', s.name, 'src', 'main.ts'), { ...image.env, ...base, PORT: String(s.port) }, image.nodeArgs)
     children.push(child)
     child.once('exit', (code) => { if (!stopping) { log(`${s.name} exited (${code}); stopping the stack`); void shutdown(1) } })
   }

@@ -4,6 +4,8 @@ FROM node:24-slim AS deps
 WORKDIR /app
 RUN npm install -g pnpm@10.34.8
 COPY package.json pnpm-lock.yaml pnpm-workspace.yaml ./
+# pnpm-workspace.yaml patches dependencies with these files; the install fails without them.
+COPY infra/patches ./infra/patches
 COPY packages ./packages
 RUN pnpm install --frozen-lockfile --prod --filter "@coexist/meta-simulator..."
 

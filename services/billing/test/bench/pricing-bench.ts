@@ -130,7 +130,11 @@ export async function runPricingWorker (url: string, brokers: string[], prefix: 
     maxPendingPerPartition: num('BENCH_MAX_PENDING'), maxBatchFacts: num('BENCH_MAX_FACTS'), maxInFlight: num('BENCH_IN_FLIGHT')
   })
   process.send?.({ ready: true })
-  await new Promise<void>((resolve) => process.on('message', (m) => { if (m === 'stop') resolve() }))
+  // 'cpu': the process's CPU time so far (user + system, µs), for CPU per event between two asks.
+  await new Promise<void>((resolve) => process.on('message', (m) => {
+    if (m === 'cpu') { const u = process.cpuUsage(); process.send?.({ cpuUs: u.user + u.system }) }
+    if (m === 'stop') resolve()
+  }))
   await runtime.stop()
   await producer.disconnect()
   await db.destroy()

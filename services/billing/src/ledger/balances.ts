@@ -132,13 +132,21 @@ export async function evaluateBalances (tx: Tx, keys: readonly { tenantId: strin
   return changed
 }
 
-/** Writes events to the outbox (in the caller's transaction). */
+/**
+ * Writes events to the outbox (in the caller's transaction). Each payload is its own bytea
+ * parameter, which pg sends in binary: in a bytea[] array every payload was written out as an
+ * escaped hex literal (twice its size) in JavaScript and decoded again by Postgres.
+ */
 export async function insertOutbox (tx: Tx, rows: readonly OutboxRow[]): Promise<void> {
   if (rows.length === 0) return
-  await sql`
-    INSERT INTO billing_outbox (topic, key, keys, event_type, schema, tenant_id, payload)
-    SELECT t, k, CASE WHEN ks IS NULL THEN NULL ELSE string_to_array(ks, chr(31)) END, e, s, tn, p
-    FROM unnest(${rows.map((r) => r.topic)}::text[], ${rows.map((r) => r.key)}::text[], ${rows.map((r) => r.keys === undefined ? null : r.keys.join('\u001f'))}::text[],
-      ${rows.map((r) => r.eventType)}::text[], ${rows.map((r) => r.schema)}::text[], ${rows.map((r) => r.tenantId)}::text[],
-      ${rows.map((r) => Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength))}::bytea[]) AS v(t, k, ks, e, s, tn, p)`.execute(tx)
+  await tx.insertInto('billing_outbox').values(rows.map((r) => ({
+    topic: r.topic,
+    key: r.key,
+    // Thousands of keys as one text parameter split by Postgres (string_to_array), not an array literal.
+    keys: r.keys === undefined ? null : sql<string[]>`string_to_array(${r.keys.join('\u001f')}, chr(31))`,
+    event_type: r.eventType,
+    schema: r.schema,
+    tenant_id: r.tenantId,
+    payload: Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength)
+  }))).execute()
 }

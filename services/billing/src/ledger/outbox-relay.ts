@@ -49,7 +49,14 @@ export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
         // One trace id per row: the events of one pricing transaction share it (a random id per
         // event cost as much as encoding the event).
         const base = { [HEADER.eventType]: r.event_type, [HEADER.schema]: r.schema, [HEADER.contentType]: PROTOBUF_CONTENT_TYPE, [HEADER.traceId]: newTraceId() }
-        const headersFor = (tenantId: string | null): Record<string, string> => tenantId !== null && tenantId !== '' ? { ...base, [HEADER.tenantId]: tenantId } : base
+        // The producer copies the headers it is given, so one object per tenant serves the row.
+        const byTenant = new Map<string, Record<string, string>>()
+        const headersFor = (tenantId: string | null): Record<string, string> => {
+          if (tenantId === null || tenantId === '') return base
+          let h = byTenant.get(tenantId)
+          if (h === undefined) { h = { ...base, [HEADER.tenantId]: tenantId }; byTenant.set(tenantId, h) }
+          return h
+        }
         const topic = r.topic as 'billing.usage'
         if (r.keys === null) { jobs.push(opts.producer.publishRaw(topic, { key: r.key, value: r.payload, headers: headersFor(r.tenant_id) })); events++; continue }
         const values = unframeEvents(r.payload)

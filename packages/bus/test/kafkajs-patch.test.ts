@@ -55,3 +55,47 @@ t.test('messages are grouped per partition in their order (linear, not a copy pe
   }
   t.same(group({ topic: 't', partitionMetadata: [], messages, partitioner: () => 0 }), {})
 })
+
+t.test('an uncompressed record batch is written in one pass with the bytes of the generic encoders', async (t) => {
+  interface Message { key?: unknown, value?: unknown, timestamp?: string, headers?: Record<string, unknown> }
+  type BatchArgs = { partition: number, messages: Message[], dateNow: number, firstTimestamp: number | string, maxTimestamp: number | string, transactional: boolean, producerId: unknown, producerEpoch: number, firstSequence: number }
+  const Long = require('kafkajs/src/utils/long.js') as { fromNumber: (n: number) => unknown }
+  const Record = require('kafkajs/src/protocol/recordBatch/record/v0/index.js') as (r: object) => Encoder
+  const { RecordBatch } = require('kafkajs/src/protocol/recordBatch/v0/index.js') as { RecordBatch: (o: object) => Promise<Encoder & { size: () => number }> }
+  const encodeUncompressed = require('kafkajs/src/protocol/recordBatch/v0/encodeUncompressed.js') as (a: BatchArgs) => Encoder
+  // What the produce request's partition encoder wrote before the patch (and still writes for compressed batches).
+  const generic = async (a: BatchArgs): Promise<Buffer> => {
+    const records = a.messages.map((m, i) => Record({ ...m, offsetDelta: i, timestampDelta: Number(m.timestamp ?? a.dateNow) - Number(a.firstTimestamp) }))
+    const batch = await RecordBatch({ records, firstTimestamp: a.firstTimestamp, maxTimestamp: a.maxTimestamp, producerId: a.producerId, producerEpoch: a.producerEpoch, firstSequence: a.firstSequence, transactional: a.transactional, lastOffsetDelta: records.length - 1 })
+    return new Encoder().writeInt32(a.partition).writeInt32(batch.size()).writeEncoder(batch).buffer
+  }
+  // A seeded generator: every run checks the same cases.
+  let seed = 42
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+  const text = (): string => ['', 'a', 'olá 😊', 'x'.repeat(rnd(300)), 'ü'.repeat(rnd(70))][rnd(5)]!
+  const value = (): unknown => [null, undefined, text(), Buffer.from(text()), Buffer.alloc(rnd(20_000), 7)][rnd(5)]
+  const dateNow = 1_751_400_000_123
+  for (let c = 0; c < 300; c++) {
+    const messages: Message[] = Array.from({ length: 1 + rnd(c % 10 === 0 ? 300 : 8) }, () => {
+      const m: Message = { key: value(), value: value() }
+      // Timestamps as the bus sends them (strings), some outside the int32 range of the delta.
+      if (rnd(3) === 0) m.timestamp = String(dateNow - rnd(3) * (rnd(2) === 0 ? 1 : 5e9))
+      if (rnd(4) !== 0) {
+        m.headers = {}
+        for (let h = rnd(6); h > 0; h--) m.headers[text() || 'k'] = rnd(5) === 0 ? [Buffer.from(text()), text()] : rnd(2) === 0 ? text() : Buffer.from(text())
+      }
+      return m
+    })
+    const timestamps = messages.map((m) => m.timestamp).filter((s) => s !== undefined).sort()
+    const args: BatchArgs = {
+      partition: rnd(100), messages, dateNow, firstTimestamp: timestamps[0] ?? dateNow, maxTimestamp: timestamps.at(-1) ?? dateNow,
+      transactional: rnd(2) === 0, producerId: Long.fromNumber(rnd(1e9) * 1000), producerEpoch: rnd(30_000), firstSequence: rnd(2 ** 31)
+    }
+    const expected = await generic(args)
+    const actual = encodeUncompressed(args).buffer
+    if (!actual.equals(expected)) t.fail(`case ${c}: ${actual.length} bytes, expected ${expected.length}`)
+  }
+  t.pass('300 batches identical')
+  const source = require('node:fs').readFileSync(require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js'), 'utf8') as string
+  t.match(source, /encodeUncompressed\(/, 'the produce request uses it for uncompressed batches')
+})

@@ -2,9 +2,13 @@
  * infra/patches/kafkajs@2.2.4.patch makes kafkajs's protocol Encoder cheaper (no zero-filled
  * allocations, varints written in place, one grow per encoder array). These vectors are the
  * Kafka protocol's zig-zag varints, so the patched encoder must still write exactly these bytes.
+ * It also keeps the request queue from scheduling its pending-request check with a negative delay.
  */
 import { createRequire } from 'node:module'
 import t from 'tap'
+import { testKafkaBrokers } from '@coexist/testkit'
+import { createKafka } from '../src/index.ts'
+import { logger } from './helpers.ts'
 
 interface Encoder { buffer: Buffer, writeVarInt: (v: number) => Encoder, writeVarLong: (v: number) => Encoder, writeUVarInt: (v: number) => Encoder, writeEncoderArray: (v: Encoder[]) => Encoder, writeVarIntBytes: (v: Buffer) => Encoder, writeInt32: (v: number) => Encoder }
 interface EncoderClass { new (size?: number): Encoder, sizeOfVarLong: (v: number) => number }
@@ -98,4 +102,17 @@ t.test('an uncompressed record batch is written in one pass with the bytes of th
   t.pass('300 batches identical')
   const source = require('node:fs').readFileSync(require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js'), 'utf8') as string
   t.match(source, /encodeUncompressed\(/, 'the produce request uses it for uncompressed batches')
+})
+
+t.test('connecting to a broker sets no negative timeout (Node >= 24 warned TimeoutNegativeWarning on every connection)', async (t) => {
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => { warnings.push(`${w.name}: ${w.message}`) }
+  process.on('warning', onWarning)
+  t.teardown(() => { process.off('warning', onWarning) })
+  const admin = createKafka({ brokers: testKafkaBrokers(), clientId: 'patch-test', logger }).admin()
+  await admin.connect()
+  await admin.listTopics()
+  await admin.disconnect()
+  await new Promise((resolve) => setImmediate(resolve))
+  t.same(warnings.filter((w) => w.startsWith('TimeoutNegativeWarning')), [])
 })

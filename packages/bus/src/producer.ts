@@ -74,7 +74,7 @@ export interface BusProducerOptions {
   publishTimeoutMs?: number
   /**
    * A batch is gzip-compressed when its record batches (one per topic partition) average at
-   * least this many bytes. Default 16 KiB.
+   * least this many bytes. Default 16 KiB; Infinity: never.
    */
   compressMinBytes?: number
   /** kafkajs retry for a batch (bounded: see the module comment). Default 5 retries, 100 ms → 1 s. */
@@ -347,7 +347,7 @@ export function createBusProducer (opts: BusProducerOptions): BusProducer {
         if (list === undefined) { list = []; byTopic.set(r.topic, list) }
         list.push(r.message)
       }
-      const compressed = worthCompressing(batch, compressMinBytes)
+      const compressed = compressMinBytes !== Number.POSITIVE_INFINITY && worthCompressing(batch, compressMinBytes)
       const diag: BatchDiagnostic = {
         size: batch.length, bytes, topics: byTopic.size, compressed, latencyMs: 0, waitMs: started - batch[0]!.enqueuedAt, ok: true
       }

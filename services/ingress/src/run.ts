@@ -19,8 +19,16 @@ export interface RunIngressOptions {
   /** Signals that start the shutdown. Default SIGTERM and SIGINT; tests pass []. */
   signals?: NodeJS.Signals[]
   /** Producer batching overrides (tests and benchmarks). */
-  producer?: { lingerMs?: number, maxBatchRecords?: number }
+  producer?: { lingerMs?: number, maxBatchRecords?: number, compressMinBytes?: number }
 }
+
+/**
+ * Ingress sends its batches uncompressed: its CPU is what limits it, and at full load gzip of
+ * the big batches (and kafkajs's per-record encoders on that path) cost more than all its other
+ * Kafka encoding, on cores the broker shares. The bus's default (gzip from 16 KiB per partition)
+ * applies when `producer.compressMinBytes` is given.
+ */
+const INGRESS_COMPRESS_MIN_BYTES = Number.POSITIVE_INFINITY
 
 export interface RunningIngress {
   app: HttpApp
@@ -61,6 +69,7 @@ export async function runIngress (config: IngressConfig, opts: RunIngressOptions
     registry: topics,
     logger,
     publishTimeoutMs: config.ingress.publishTimeoutMs,
+    compressMinBytes: INGRESS_COMPRESS_MIN_BYTES,
     ...opts.producer
   })
   const closeClients = async (): Promise<void> => {

@@ -116,3 +116,28 @@ t.test('connecting to a broker sets no negative timeout (Node >= 24 warned Timeo
   await new Promise((resolve) => setImmediate(resolve))
   t.same(warnings.filter((w) => w.startsWith('TimeoutNegativeWarning')), [])
 })
+
+t.test('the record batch CRC-32C (slicing-by-8) is the standard checksum at every length and offset', async (t) => {
+  const crc32C = require('kafkajs/src/protocol/recordBatch/crc32C/index.js') as (b: Buffer) => number
+  // The check value of CRC-32C (Castagnoli), and a bitwise reference for everything else.
+  t.equal(crc32C(Buffer.from('123456789')), 0xe3069283)
+  t.equal(crc32C(Buffer.alloc(0)), 0)
+  const reference = (b: Buffer): number => {
+    let crc = ~0
+    for (const byte of b) {
+      crc ^= byte
+      for (let k = 0; k < 8; k++) crc = (crc >>> 1) ^ (0x82f63b78 & -(crc & 1))
+    }
+    return ~crc >>> 0
+  }
+  const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + (i >> 3)) & 0xff))
+  for (let len = 0; len < 300; len++) {
+    for (const off of [0, 1, 3, 7]) {
+      const b = bytes.subarray(off, off + len)
+      if (crc32C(b) !== reference(b)) t.fail(`length ${len} at offset ${off}`)
+    }
+  }
+  t.equal(crc32C(bytes), reference(bytes), '4 KiB')
+  const source = require('node:fs').readFileSync(require.resolve('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js'), 'utf8') as string
+  t.match(source, /slicing-by-8/, 'the patched checksum is the one kafkajs uses')
+})

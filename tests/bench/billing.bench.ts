@@ -8,7 +8,7 @@
  *      end-to-end lag is the ledger line's last update minus the publish time.
  * Every charged line also goes out as a UsageRecord (outbox → wa.billing.usage.v1), included in
  * the work measured. Prints figures, asserts nothing.
- * BENCH_NODE_ARGS overrides the worker's Node flags (default: heap sized for a 256 MB container);
+ * BENCH_NODE_ARGS overrides the worker's Node flags (default: the image's, heap sized for a 256 MB container);
  * BENCH_PROFILE=1 writes a CPU profile of the worker to /tmp/billing-bench-prof;
  * BENCH_WORKER_LOG_LEVEL=debug logs each pricing transaction's timings (kafkajs stays quiet).
  * Also prints the worker's CPU time per status event during the backlog (steadier than events/s on a shared machine).
@@ -17,6 +17,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDb, sql } from '@coexist/db'
+import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
 import { benchBus, lagPercentiles, publishStatuses, runPricingWorker, seedAccounts } from '../../services/billing/test/bench/pricing-bench.ts'
 
 const STATUSES = Number(process.env.BENCH_STATUSES ?? 1_000_000)
@@ -53,10 +54,12 @@ let t0 = performance.now()
 const published = await publishStatuses(bus, accounts, 0, STATUSES / 2, 'A', sentAt)
 console.log(`published: ${published} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
-const heap = (process.env.BENCH_NODE_ARGS ?? '--max-old-space-size=160 --max-semi-space-size=8').split(' ').filter((a) => a !== '')
+// The worker runs as the service's image does (infra/docker/billing.Dockerfile): its Node flags
+// (NODE_OPTIONS and the CMD's) and its malloc arena cap.
+const image = imageRuntime('billing')
+const heap = process.env.BENCH_NODE_ARGS !== undefined ? process.env.BENCH_NODE_ARGS.split(' ').filter((a) => a !== '') : image.nodeArgs
 const prof = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/billing-bench-prof'] : []
-// The environment of the service's container (infra/docker/billing.Dockerfile): malloc arenas capped.
-const workerEnv = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2' }
+const workerEnv = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? image.env.MALLOC_ARENA_MAX ?? '2' }
 const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId], { env: workerEnv, stdio: 'inherit', execArgv: [...heap, ...prof] })
 const messages: Array<{ ready?: boolean, maxRssKb?: number, cpuUs?: number }> = []
 worker.on('message', (m) => messages.push(m as never))

@@ -31,8 +31,14 @@ export const outboundSection = z.object({
   /** Requests held in memory over all partitions (≈ 5 KB each). */
   OUTBOUND_MAX_HELD: int(100, 10_000_000).default(10_000),
   OUTBOUND_GRAPH_TIMEOUT_MS: int(1000, 120_000).default(30_000),
-  /** Keep-alive connections to the Graph API: sends in flight at once (≈ total rate × round trip). */
+  /** Keep-alive connections to the Graph API. */
   OUTBOUND_GRAPH_CONNECTIONS: int(1, 4096).default(256),
+  /**
+   * Sends claimed or in flight at once over all numbers (≈ total rate × (claim + round trip));
+   * shared by the numbers in proportion to their limits while short. Beyond the connections,
+   * requests wait in the Graph client.
+   */
+  OUTBOUND_MAX_IN_FLIGHT: int(1, 100_000).default(1024),
   OUTBOUND_GROUP_ID: z.string().min(1).default('outbound-sender'),
   OUTBOUND_INSTANCE_ID: z.string().min(1).optional()
 }).transform((e) => ({
@@ -53,6 +59,7 @@ export const outboundSection = z.object({
   maxHeld: e.OUTBOUND_MAX_HELD,
   graphTimeoutMs: e.OUTBOUND_GRAPH_TIMEOUT_MS,
   graphConnections: e.OUTBOUND_GRAPH_CONNECTIONS,
+  maxInFlight: e.OUTBOUND_MAX_IN_FLIGHT,
   groupId: e.OUTBOUND_GROUP_ID,
   instanceId: e.OUTBOUND_INSTANCE_ID
 }))

@@ -60,7 +60,7 @@ if (roles !== 'api') {
     traffic: config.outbound.traffic,
     maxPendingPerPartition: config.outbound.maxPendingPerPartition,
     maxHeld: config.outbound.maxHeld,
-    worker: { policy: config.outbound.policy, pairLimit: { burst: config.outbound.pairBurst } }
+    worker: { policy: config.outbound.policy, pairLimit: { burst: config.outbound.pairBurst }, maxInFlight: config.outbound.maxInFlight }
   })
 }
 

@@ -98,6 +98,8 @@ export class Lane {
   drained = false
   /** Unfinished items read back from Postgres. */
   dbItems = 0
+  /** Virtual time of the lane's in-flight slot grants (SendWorker's weighted fair queueing). */
+  slotTime = 0
   /** Acceptance sequence of the last row read back (the next read starts after it). */
   loadCursor = 0
   /** Aborted when the lane's partition is revoked: items read from Postgres stop with it. */

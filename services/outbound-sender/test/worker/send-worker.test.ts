@@ -5,9 +5,10 @@ import { NumberDirectory } from '../../src/worker/number-directory.ts'
 import { SendWorker, type OutboundDeadLetterInit, type OutboundResultInit, type SendWorkerOptions } from '../../src/worker/send-worker.ts'
 import {
   acceptDirect, addNumber, maxInWindow, openWindow, phone, silentLogger, templateTo, testDb, testGraph, testSimulator, textTo, until,
-  type TestDb
+  type TestDb, type TestNumber
 } from '../helpers.ts'
 import type { RunningSimulator } from '@coexist/meta-simulator'
+import type { SendMessageResponse } from '@coexist/meta'
 import type { Teardown } from '@coexist/testkit'
 
 interface Harness {
@@ -189,6 +190,38 @@ t.test('exact throughput: no 1 s window above the limit, zero 130429', async (t)
   t.equal(report.rejected.length, 0, 'zero 130429')
   t.ok(maxInWindow(report.accepted.map((a) => a.at)) <= 20, `peak ${maxInWindow(report.accepted.map((a) => a.at))} ≤ 20`)
   t.ok(elapsed < 3500, `50 at 20 MPS in ${Math.round(elapsed)} ms`)
+})
+
+t.test('in-flight slots short: granted by limit, so a 1,000-MPS number is not held to a 20-MPS number\'s share', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const big = await addNumber(tdb, sim, { mps: 1000 })
+  const small: TestNumber[] = []
+  for (let i = 0; i < 10; i++) small.push(await addNumber(tdb, sim, { tenantId: big.tenantId, mps: 20 }))
+  // A Graph that answers only when told: a send stays in flight (holding its slot) until then.
+  const pending: Array<{ phoneNumberId: string, answer: () => void }> = []
+  let answered = 0
+  const graph = {
+    sendValidatedMessage: async (phoneNumberId: string) => await new Promise<SendMessageResponse>((resolve) => {
+      pending.push({ phoneNumberId, answer: () => { resolve({ messaging_product: 'whatsapp', contacts: [], messages: [{ id: `wamid.${++answered}` }] } as unknown as SendMessageResponse) } })
+    }),
+    markAsRead: async () => ({ success: true as const })
+  }
+  const h = harness(t, tdb, sim, { graph, maxInFlight: 12 })
+  const records = await acceptDirect(tdb.db, big.tenantId, Array.from({ length: 400 }, () => templateTo(big.phoneNumberId, phone())))
+  for (const n of small) records.push(...await acceptDirect(tdb.db, big.tenantId, Array.from({ length: 40 }, () => templateTo(n.phoneNumberId, phone()))))
+  void h.feed(records)
+  // Answer the oldest send whenever all 12 slots are taken: each freed slot goes to a number
+  // waiting for one, and eleven numbers are waiting. By limit, the 1,000-MPS number's due is
+  // 12 · 1000 / 1200 = 10 of them (taking turns would give it one in eleven).
+  const grants = new Map<string, number>()
+  for (let i = 0; i < 150; i++) {
+    await until(() => pending.length === 12, 10_000, `12 in flight (round ${i})`)
+    if (i >= 50) for (const p of pending.slice(-1)) grants.set(p.phoneNumberId, (grants.get(p.phoneNumberId) ?? 0) + 1)
+    pending.shift()?.answer()
+  }
+  const bigGrants = grants.get(big.phoneNumberId) ?? 0
+  t.ok(bigGrants >= 60, `of the last 100 slots freed, the 1,000-MPS number got ${bigGrants}`)
 })
 
 t.test('two workers holding the same records (zombie, replay): each message is sent once', async (t) => {

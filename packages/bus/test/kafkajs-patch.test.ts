@@ -71,7 +71,8 @@ t.test('an uncompressed record batch is written in one pass with the bytes of th
   const generic = async (a: BatchArgs): Promise<Buffer> => {
     const records = a.messages.map((m, i) => Record({ ...m, offsetDelta: i, timestampDelta: Number(m.timestamp ?? a.dateNow) - Number(a.firstTimestamp) }))
     const batch = await RecordBatch({ records, firstTimestamp: a.firstTimestamp, maxTimestamp: a.maxTimestamp, producerId: a.producerId, producerEpoch: a.producerEpoch, firstSequence: a.firstSequence, transactional: a.transactional, lastOffsetDelta: records.length - 1 })
-    return new Encoder().writeInt32(a.partition).writeInt32(batch.size()).writeEncoder(batch).buffer
+    const out = new Encoder().writeInt32(a.partition).writeInt32(batch.size()) as Encoder & { writeEncoder: (e: Encoder) => Encoder }
+    return out.writeEncoder(batch).buffer
   }
   // A seeded generator: every run checks the same cases.
   let seed = 42

@@ -11,7 +11,8 @@
  * run with Node's and glibc's defaults prints that RSS too.
  *
  * Environment (set by scripts/bench.ts): KAFKA_BROKERS. Optional: BENCH_SECONDS (per run, 15),
- * BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process).
+ * BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process),
+ * BENCH_PACED_RATE (requests/s of the open-loop latency run; default half the measured maximum).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -149,7 +150,8 @@ try {
   const cpu0 = cpuMs(ingress.pid ?? 0)
   const ingressMax = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: SECONDS })
   const ingressCpu = cpuMs(ingress.pid ?? 0) - cpu0
-  const halfRate = Math.max(1, Math.round(ingressMax.requestsPerSec / 2))
+  // BENCH_PACED_RATE: the open-loop run at a fixed rate instead (to compare latency across changes of the maximum).
+  const halfRate = process.env.BENCH_PACED_RATE !== undefined ? Number(process.env.BENCH_PACED_RATE) : Math.max(1, Math.round(ingressMax.requestsPerSec / 2))
   const ingressHalf = await runPaced({ url: ingressUrl, path, requests, rate: halfRate, durationSec: SECONDS })
   const rss = peakRssMiB(ingress.pid ?? 0)
   await stop(ingress)

@@ -1,7 +1,7 @@
 import type { Admin, Kafka } from 'kafkajs'
 import type { Logger } from '@coexist/logger'
 import { createKafka, ensureTopics, kafkaReady } from './kafka.ts'
-import { createBusProducer, type BusProducer } from './producer.ts'
+import { createBusProducer, type BusProducer, type BusProducerOptions } from './producer.ts'
 import { createTopicRegistry, type TopicRegistry } from './topics.ts'
 
 export interface ConnectBusOptions {
@@ -10,6 +10,8 @@ export interface ConnectBusOptions {
   topicPrefix: string
   clientId: string
   logger: Logger
+  /** The producer's settings where a service differs from the bus defaults (e.g. `compressMinBytes`). */
+  producer?: Pick<BusProducerOptions, 'lingerMs' | 'maxBatchRecords' | 'maxBatchBytes' | 'publishTimeoutMs' | 'compressMinBytes'>
 }
 
 export interface ConnectedBus {
@@ -37,7 +39,7 @@ export async function connectBus (opts: ConnectBusOptions): Promise<ConnectedBus
   const admin = kafka.admin()
   await admin.connect()
   await ensureTopics(admin, registry)
-  const producer = createBusProducer({ kafka, registry, logger: opts.logger })
+  const producer = createBusProducer({ kafka, registry, logger: opts.logger, ...opts.producer })
   await producer.connect()
   return {
     kafka,

@@ -15,7 +15,7 @@ import { createLogger } from '@coexist/logger'
 import { createGraphClient } from '@coexist/meta'
 import { startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
 import { testDatabase, testKafkaBrokers, testTopicPrefix, type Teardown } from '@coexist/testkit'
-import { buildApp as buildBillingApp, startBillingRuntime } from '@coexist/billing'
+import { BILLING_PRODUCER, buildApp as buildBillingApp, startBillingRuntime } from '@coexist/billing'
 import { loadIngressConfig, runIngress, type RunningIngress } from '@coexist/ingress'
 import { buildApp as buildOutboundApp, NumberDirectory, outboundSection, startOutboundRuntime, type OutboundRuntime } from '@coexist/outbound-sender'
 import { buildApp as buildSyncApp, startSyncRuntime, type SyncRuntime } from '@coexist/sync'
@@ -179,7 +179,7 @@ async function startBilling (env: Env, fatal: Error[]): Promise<RunningService> 
   const logger = createLogger({ level: config.log.level, name: 'billing' })
   const db = createDb(config.db.url, { applicationName: 'coexist-billing', max: 6 })
   await migrateToLatest(db)
-  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger })
+  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger, producer: BILLING_PRODUCER })
   const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
   const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
   const runtime = await startBillingRuntime({ db, kafka, registry, producer, logger, onFatal: (err) => { fatal.push(err) } })

@@ -3,4 +3,4 @@
  * the same functions `main.ts` uses.
  */
 export { buildApp, type BillingAppDeps } from './app.ts'
-export { startBillingRuntime, type BillingRuntime, type BillingRuntimeDeps } from './runtime.ts'
+export { BILLING_PRODUCER, startBillingRuntime, type BillingRuntime, type BillingRuntimeDeps } from './runtime.ts'

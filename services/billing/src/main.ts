@@ -10,7 +10,7 @@ import { installGracefulShutdown, listen } from '@coexist/http'
 import { createLogger } from '@coexist/logger'
 import { createGraphClient } from '@coexist/meta'
 import { buildApp } from './app.ts'
-import { startBillingRuntime } from './runtime.ts'
+import { BILLING_PRODUCER, startBillingRuntime } from './runtime.ts'
 
 const config = loadConfig(process.env, {
   http: httpSection(8083),
@@ -25,7 +25,7 @@ const logger = createLogger({ level: config.log.level, name: 'billing' })
 const db = createDb(config.db.url, { applicationName: 'coexist-billing', max: 20, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
 await migrateToLatest(db)
 
-const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger })
+const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger, producer: BILLING_PRODUCER })
 
 const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
 const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })

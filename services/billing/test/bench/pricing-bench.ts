@@ -10,7 +10,7 @@ import { createDb, createPhoneNumber, createTenant, createTokenCipher, sql, upse
 import { createLogger } from '@coexist/logger'
 import { pricing, statusWebhook } from '@coexist/meta/fixtures'
 import { mergeTiers, parseRateCardCsv, parseVolumeTiersCsv } from '../../src/domain/rate-card-csv.ts'
-import { startBillingRuntime } from '../../src/runtime.ts'
+import { BILLING_PRODUCER, startBillingRuntime } from '../../src/runtime.ts'
 import { saveRateCard } from '../../src/store/rate-cards.ts'
 import { SAMPLE_CSV, SAMPLE_TIERS_CSV } from '../helpers.ts'
 
@@ -45,7 +45,8 @@ export async function benchBus (brokers: string[], prefix: string): Promise<Benc
   const admin = kafka.admin()
   await admin.connect()
   await ensureTopicsRetrying(admin, registry, TOPICS)
-  const producer = createBusProducer({ kafka, registry, logger, maxBatchBytes: 8 * 1024 * 1024, maxBatchRecords: 10_000, publishTimeoutMs: 60_000 })
+  // Uncompressed, as ingress publishes webhook changes (services/ingress/src/run.ts).
+  const producer = createBusProducer({ kafka, registry, logger, maxBatchBytes: 8 * 1024 * 1024, maxBatchRecords: 10_000, publishTimeoutMs: 60_000, compressMinBytes: Number.POSITIVE_INFINITY })
   await producer.connect()
   const topic = registry.topic('webhook.messages').name
   return {
@@ -120,8 +121,8 @@ export async function runPricingWorker (url: string, brokers: string[], prefix: 
   const kafka = createKafka({ brokers, clientId: 'billing-bench-worker', logger })
   const runLogger = process.env.BENCH_WORKER_LOG_LEVEL === undefined ? logger : createLogger({ level: process.env.BENCH_WORKER_LOG_LEVEL as 'debug', name: 'billing-bench-worker' })
   const registry = createTopicRegistry({ prefix, partitions: 12 })
-  // The producer as the service's main.ts has it (connectBus: the bus defaults).
-  const producer = createBusProducer({ kafka, registry, logger })
+  // The producer as the service's main.ts has it (connectBus: the bus defaults and BILLING_PRODUCER).
+  const producer = createBusProducer({ kafka, registry, logger, ...BILLING_PRODUCER })
   await producer.connect()
   const num = (name: string): number | undefined => process.env[name] === undefined ? undefined : Number(process.env[name])
   const runtime = await startBillingRuntime({

@@ -26,6 +26,7 @@ import { createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
 import { createApiKey, createDb, createPhoneNumber, createTenant, createTokenCipher, sql, upsertWaba } from '@coexist/db'
 import { createLogger } from '@coexist/logger'
 import { maxCountInWindow, startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
+import { imageRuntime } from '../../../../scripts/lib/image-runtime.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const NEIGHBOUR_BACKLOG = Number(process.env.BENCH_NEIGHBOUR_BACKLOG ?? 10_000)
@@ -99,8 +100,10 @@ process.on('exit', () => { for (const c of children) c.kill('SIGKILL') })
 async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): Promise<Service> {
   const port = await freePort()
   const prof = process.env.BENCH_PROFILE === roles ? ['--cpu-prof', '--cpu-prof-dir=/tmp/outbound-bench-prof'] : []
-  // Heap sized for a 256 MB container (Node sizes it from the machine's memory otherwise).
-  const heap = (process.env.BENCH_NODE_ARGS ?? '--max-old-space-size=128 --max-semi-space-size=8').split(' ').filter((a) => a !== '')
+  // As the service's image runs it (infra/docker/outbound-sender.Dockerfile): heap sized for a
+  // 256 MB container (Node sizes it from the machine's memory otherwise), few malloc arenas.
+  const image = imageRuntime('outbound-sender')
+  const heap = process.env.BENCH_NODE_ARGS === undefined ? image.nodeArgs : process.env.BENCH_NODE_ARGS.split(' ').filter((a) => a !== '')
   const proc = spawn(process.execPath, [...heap, ...prof, main], {
     env: {
       ...process.env,
@@ -114,8 +117,7 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
       COEXIST_ENCRYPTION_KEY: keyBytes.toString('base64'),
       COEXIST_ADMIN_KEY: ADMIN_KEY,
       LOG_LEVEL: 'warn',
-      // As in a container: few malloc arenas (glibc makes one per thread otherwise).
-      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? image.env.MALLOC_ARENA_MAX ?? '2',
       ...(process.env.BENCH_TRACE_WARNINGS === '1' ? { NODE_OPTIONS: '--trace-warnings' } : {}),
       OUTBOUND_ROLES: roles,
       OUTBOUND_GROUP_ID: `bench-${prefix}`,

@@ -20,22 +20,16 @@ import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
+import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
 import { countRecords, runLoad, runPaced, webhookBodies, type LoadResult } from '../../services/ingress/test/bench/load.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
 const ingressDir = fileURLToPath(new URL('../../services/ingress/', import.meta.url))
 const ingressMain = fileURLToPath(new URL('../../services/ingress/src/main.ts', import.meta.url))
-/** `ENV NAME=value` / `NAME="a b"` settings of the ingress image, so the bench runs what ships. */
-const dockerfile = readFileSync(fileURLToPath(new URL('../../infra/docker/ingress.Dockerfile', import.meta.url)), 'utf8')
-const imageEnv = (name: string): string => new RegExp(`\\b${name}=(?:"([^"]*)"|(\\S+))`).exec(dockerfile)?.slice(1).find((v) => v !== undefined) ?? ''
-/** Node flags of the image's `CMD ["node", ...flags, "services/ingress/src/main.ts"]` (V8 flags NODE_OPTIONS refuses). */
-const imageCmdFlags = (): string[] => {
-  const cmd = /^CMD\s+(\[.*\])\s*$/m.exec(dockerfile)
-  const argv = cmd === null ? [] : JSON.parse(cmd[1]!) as string[]
-  return argv.slice(1, -1).filter((a) => a.startsWith('--'))
-}
-const INGRESS_NODE_FLAGS = [...imageEnv('NODE_OPTIONS').split(' ').filter((f) => f !== ''), ...imageCmdFlags()]
-const MALLOC_ARENA_MAX = imageEnv('MALLOC_ARENA_MAX')
+/** How the ingress image runs Node (infra/docker/ingress.Dockerfile), so the bench runs what ships. */
+const image = imageRuntime('ingress')
+const INGRESS_NODE_FLAGS = image.nodeArgs
+const MALLOC_ARENA_MAX = image.env.MALLOC_ARENA_MAX ?? ''
 /** Extra Node flags for the measured ingress process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
 const EXTRA_FLAGS = (process.env.BENCH_INGRESS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15)

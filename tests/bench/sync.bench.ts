@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDb, sql } from '@coexist/db'
+import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
 import { benchBus, copyBaseline, historyChunks, publishHistory, runImportWorker, seedBenchNumber, BUSINESS } from '../../services/sync/test/bench/history-bench.ts'
 
 const THREADS = Number(process.env.BENCH_THREADS ?? 5000)
@@ -54,8 +55,10 @@ const n = await seedBenchNumber(db, '629000000000002')
 const published = await publishHistory(bus.producer, n, historyChunks('H', THREADS, PER_THREAD, THREADS_PER_CHUNK, now))
 console.log(`history topic: ${published.records} records, ${(published.bytes / 1e6).toFixed(1)} MB of JSON`)
 
-// The service runs with a heap sized for a 256 MB container (Node sizes it from the machine's memory otherwise).
-const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix], { env: process.env, stdio: 'inherit', execArgv: ['--max-old-space-size=160', '--max-semi-space-size=8'] })
+// The service runs as its image does (infra/docker/sync.Dockerfile): heap sized for a 256 MB
+// container (Node sizes it from the machine's memory otherwise), few malloc arenas.
+const image = imageRuntime('sync')
+const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix], { env: { ...process.env, ...image.env }, stdio: 'inherit', execArgv: image.nodeArgs })
 const messages: Array<{ ready?: boolean, maxRssKb?: number }> = []
 worker.on('message', (m) => messages.push(m as never))
 await wait(async () => messages.some((m) => m.ready === true), 'worker ready', 60_000)

@@ -25,8 +25,9 @@ export interface RunIngressOptions {
 /**
  * Ingress sends its batches uncompressed: its CPU is what limits it, and at full load gzip of
  * the big batches (and kafkajs's per-record encoders on that path) cost more than all its other
- * Kafka encoding, on cores the broker shares. The bus's default (gzip from 16 KiB per partition)
- * applies when `producer.compressMinBytes` is given.
+ * Kafka encoding, on cores the broker shares. The raw archive is still stored compressed (its
+ * topic's compression.type is gzip: the broker compresses it); the field topics are stored as
+ * sent. `producer.compressMinBytes` overrides this.
  */
 const INGRESS_COMPRESS_MIN_BYTES = Number.POSITIVE_INFINITY
 

@@ -7,37 +7,27 @@
  */
 import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
-import { connectBus, createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
-import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection } from '@coexist/config'
-import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
-import { installGracefulShutdown, listen, Registry, type HttpApp } from '@coexist/http'
-import { createLogger } from '@coexist/logger'
-import { createGraphClient } from '@coexist/meta'
+import { createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
+import type { RunningService, HttpApp } from '@coexist/http'
+import { createLogger, type Logger } from '@coexist/logger'
 import { startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
 import { testDatabase, testKafkaBrokers, testTopicPrefix, type Teardown } from '@coexist/testkit'
-import { BILLING_PRODUCER, buildApp as buildBillingApp, startBillingRuntime } from '@coexist/billing'
+import { loadBillingConfig, runBilling } from '@coexist/billing'
 import { loadIngressConfig, runIngress, type RunningIngress } from '@coexist/ingress'
-import { buildApp as buildOutboundApp, NumberDirectory, outboundSection, startOutboundRuntime, type OutboundRuntime } from '@coexist/outbound-sender'
-import { buildApp as buildSyncApp, startSyncRuntime, type SyncRuntime } from '@coexist/sync'
+import { loadOutboundConfig, runOutbound } from '@coexist/outbound-sender'
+import { loadSyncConfig, runSync } from '@coexist/sync'
 
 export const APP_ID = '100000000000001'
 export const ADMIN_KEY = `cx_admin_${randomBytes(18).toString('base64url')}`
 
 type Env = Record<string, string>
 
-/** One running service (listening on a free port): its base URL and how to stop it (graceful shutdown, as on SIGTERM). */
-export interface RunningService {
-  url: string
-  app: HttpApp
-  stop: () => Promise<number>
-}
-
 export interface Stack {
   sim: RunningSimulator
   ingress: RunningIngress
-  sync: RunningService
-  outbound: RunningService
-  billing: RunningService
+  sync: RunningService<HttpApp>
+  outbound: RunningService<HttpApp>
+  billing: RunningService<HttpApp>
   /** The environment every service was started with (as `npm start` gives its processes). */
   env: Env
   /** Errors a service would have exited on (billing's fatal consumer error); a test expects none. */
@@ -89,119 +79,9 @@ export async function until<T> (what: string, check: () => Promise<T> | T, timeo
 
 const shutdownOpts = { signals: [] as NodeJS.Signals[], drainMs: 0, exit: () => {} }
 
-function urlOf (app: HttpApp): string {
-  const a = app.server.address()
-  if (typeof a !== 'object' || a === null) throw new Error('not listening')
-  return `http://127.0.0.1:${a.port}`
-}
-
-/** services/sync/src/main.ts, with the environment given. */
-async function startSync (env: Env): Promise<RunningService> {
-  const config = loadConfig(env, {
-    http: httpSection(8081), log: logSection, db: databaseSection, kafka: kafkaSection, meta: metaGraphSection, crypto: cryptoSection, admin: adminSection
-  })
-  const logger = createLogger({ level: config.log.level, name: 'sync' })
-  const db = createDb(config.db.url, { applicationName: 'coexist-sync', max: 6 })
-  await migrateToLatest(db)
-  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-sync', logger })
-  const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
-  const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
-  let runtime: SyncRuntime | undefined
-  const app = await buildSyncApp({
-    db, logger, adminKey: config.admin.adminKey, cipher, graph,
-    readiness: { kafka: kafkaIsReady },
-    onOnboarding: () => runtime?.kickSync()
-  })
-  runtime = await startSyncRuntime({ db, kafka, registry, producer, logger, cipher, graph })
-  const handle = installGracefulShutdown(app, {
-    logger,
-    ...shutdownOpts,
-    onShutdown: async () => {
-      await runtime?.stop()
-      await closeBus()
-      await graph.close()
-      await db.destroy()
-    }
-  })
-  await listen(app, { port: 0, host: config.http.host })
-  return { url: urlOf(app), app, stop: () => handle.shutdown('test end') }
-}
-
-/** services/outbound-sender/src/main.ts, with the environment given. */
-async function startOutbound (env: Env): Promise<RunningService> {
-  const config = loadConfig(env, {
-    http: httpSection(8082), log: logSection, db: databaseSection, kafka: kafkaSection, meta: metaGraphSection, crypto: cryptoSection, admin: adminSection, outbound: outboundSection
-  })
-  const logger = createLogger({ level: config.log.level, name: 'outbound-sender' })
-  const db = createDb(config.db.url, { applicationName: 'coexist-outbound-sender', max: 6 })
-  await migrateToLatest(db)
-  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-outbound-sender', logger })
-  const metrics = new Registry()
-  const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
-  const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger, timeoutMs: config.outbound.graphTimeoutMs, connections: config.outbound.graphConnections })
-  const app = await buildOutboundApp({
-    db, logger, adminKey: config.admin.adminKey, metrics,
-    publishRequest: async (value) => { await producer.publish('outbound.requests', { key: value.phoneNumberId as string, value }) },
-    readiness: { kafka: kafkaIsReady }
-  })
-  let runtime: OutboundRuntime | undefined
-  if (config.outbound.roles !== 'api') {
-    runtime = await startOutboundRuntime({
-      db, kafka, registry, producer, logger, graph, metrics,
-      numbers: new NumberDirectory(db, cipher),
-      groupId: config.outbound.groupId,
-      ...(config.outbound.instanceId !== undefined ? { instanceId: config.outbound.instanceId } : {}),
-      traffic: config.outbound.traffic,
-      maxPendingPerPartition: config.outbound.maxPendingPerPartition,
-      maxHeld: config.outbound.maxHeld,
-      worker: { policy: config.outbound.policy, pairLimit: { burst: config.outbound.pairBurst } }
-    })
-  }
-  const handle = installGracefulShutdown(app, {
-    logger,
-    ...shutdownOpts,
-    onShutdown: async () => {
-      await runtime?.stop()
-      await closeBus()
-      await graph.close()
-      await db.destroy()
-    }
-  })
-  await listen(app, { port: 0, host: config.http.host })
-  return { url: urlOf(app), app, stop: () => handle.shutdown('test end') }
-}
-
-/** services/billing/src/main.ts, with the environment given; a fatal consumer error is recorded. */
-async function startBilling (env: Env, fatal: Error[]): Promise<RunningService> {
-  const config = loadConfig(env, {
-    http: httpSection(8083), log: logSection, db: databaseSection, kafka: kafkaSection, meta: metaGraphSection, crypto: cryptoSection, admin: adminSection
-  })
-  const logger = createLogger({ level: config.log.level, name: 'billing' })
-  const db = createDb(config.db.url, { applicationName: 'coexist-billing', max: 6 })
-  await migrateToLatest(db)
-  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger, producer: BILLING_PRODUCER })
-  const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
-  const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
-  const runtime = await startBillingRuntime({ db, kafka, registry, producer, logger, onFatal: (err) => { fatal.push(err) } })
-  const app = await buildBillingApp({
-    db, logger, adminKey: config.admin.adminKey, cipher, graph,
-    reprice: runtime.reprice,
-    invalidate: runtime.invalidate,
-    afterCommit: runtime.relay.kick,
-    readiness: { kafka: kafkaIsReady }
-  })
-  const handle = installGracefulShutdown(app, {
-    logger,
-    ...shutdownOpts,
-    onShutdown: async () => {
-      await runtime.stop()
-      await closeBus()
-      await graph.close()
-      await db.destroy()
-    }
-  })
-  await listen(app, { port: 0, host: config.http.host })
-  return { url: urlOf(app), app, stop: () => handle.shutdown('test end') }
+/** A parsed configuration, listening on a free port: PORT cannot say 0 (config refuses it). */
+function onFreePort<C extends { http: { port: number, host: string } }> (config: C): C {
+  return { ...config, http: { ...config.http, port: 0 } }
 }
 
 /**
@@ -242,22 +122,24 @@ export async function startStack (t: Teardown): Promise<Stack> {
     COEXIST_ADMIN_KEY: ADMIN_KEY,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent',
     HOST: '127.0.0.1',
-    INGRESS_DRAIN_MS: '0'
+    INGRESS_DRAIN_MS: '0',
+    // Each service's pool; 20 (the default) × 3 services × parallel test files would exhaust the shared Postgres.
+    DATABASE_POOL_MAX: '6'
   }
   const fatal: Error[] = []
   const stops: Array<() => Promise<unknown>> = []
   // Whatever started is stopped, even when another service failed to start.
   t.teardown(async () => { await Promise.all(stops.map((s) => s().catch(() => {}))) })
-  const started = <T extends { stop?: () => Promise<number>, shutdown?: (r: string) => Promise<number> }>(p: Promise<T>): Promise<T> =>
-    p.then((s) => { stops.push(s.stop ?? (() => s.shutdown?.('test end') ?? Promise.resolve(0))); return s })
-  // PORT cannot say 0 (config refuses it): every service listens on a free port instead.
-  const parsed = loadIngressConfig(env)
-  const ingressConfig = { ...parsed, http: { ...parsed.http, port: 0 } }
+  const started = <T extends RunningService>(p: Promise<T>): Promise<T> =>
+    p.then((s) => { stops.push(() => s.shutdown('test end')); return s })
   await provisionTopics(env)
-  const ingressP = started(runIngress(ingressConfig, { logger: createLogger({ level: ingressConfig.log.level, name: 'ingress' }), ...shutdownOpts }))
-  const syncP = started(startSync(env))
-  const outboundP = started(startOutbound(env))
-  const billingP = started(startBilling(env, fatal))
+  // As main.ts runs them, with the test's environment, on free ports, without signal handlers or drain.
+  const configs = { ingress: onFreePort(loadIngressConfig(env)), sync: onFreePort(loadSyncConfig(env)), outbound: onFreePort(loadOutboundConfig(env)), billing: onFreePort(loadBillingConfig(env)) }
+  const logger = (config: { log: { level: string } }, name: string): Logger => createLogger({ level: config.log.level, name })
+  const ingressP = started(runIngress(configs.ingress, { logger: logger(configs.ingress, 'ingress'), ...shutdownOpts }))
+  const syncP = started(runSync(configs.sync, { logger: logger(configs.sync, 'sync'), ...shutdownOpts }))
+  const outboundP = started(runOutbound(configs.outbound, { logger: logger(configs.outbound, 'outbound-sender'), ...shutdownOpts }))
+  const billingP = started(runBilling(configs.billing, { logger: logger(configs.billing, 'billing'), ...shutdownOpts, onFatal: (err) => { fatal.push(err) } }))
   // Wait for all four before failing, so the teardown stops every one that did start.
   const failed = (await Promise.allSettled([ingressP, syncP, outboundP, billingP])).find((r) => r.status === 'rejected')
   if (failed !== undefined) throw failed.reason

@@ -76,8 +76,10 @@ export const logSection = z.object({
 }).transform((e) => ({ level: e.LOG_LEVEL }))
 
 export const databaseSection = z.object({
-  DATABASE_URL: z.string({ error: 'is required' }).regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
-}).transform((e) => ({ url: e.DATABASE_URL }))
+  DATABASE_URL: z.string({ error: 'is required' }).regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  /** Connections in the service's Postgres pool (default 20). */
+  DATABASE_POOL_MAX: z.coerce.number({ error: 'must be a number' }).int('must be a whole number').min(1, 'must be at least 1').max(1000, 'must be at most 1000').default(20)
+}).transform((e) => ({ url: e.DATABASE_URL, poolMax: e.DATABASE_POOL_MAX }))
 
 export const kafkaSection = z.object({
   KAFKA_BROKERS: brokerList,

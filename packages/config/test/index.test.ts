@@ -1,5 +1,5 @@
 import t from 'tap'
-import { ConfigError, adminSection, cryptoSection, httpSection, kafkaSection, loadConfig, metaGraphSection, metaWebhookSection } from '../src/index.ts'
+import { ConfigError, adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, metaGraphSection, metaWebhookSection } from '../src/index.ts'
 
 const key = Buffer.alloc(32, 7).toString('base64')
 
@@ -53,4 +53,12 @@ t.test('previous encryption keys for rotation', async (t) => {
   t.same(c.crypto.previousEncryptionKeys[0], Buffer.alloc(32, 1))
   t.same(loadConfig({ COEXIST_ENCRYPTION_KEY: key }, { crypto: cryptoSection }).crypto.previousEncryptionKeys, [])
   t.throws(() => loadConfig({ COEXIST_ENCRYPTION_KEY: key, COEXIST_ENCRYPTION_KEYS_PREVIOUS: 'abc' }, { crypto: cryptoSection }), /COEXIST_ENCRYPTION_KEYS_PREVIOUS/)
+})
+
+t.test('database: the URL and the pool size (default 20)', async (t) => {
+  const url = 'postgres://127.0.0.1:5432/coexist'
+  t.same(loadConfig({ DATABASE_URL: url }, { db: databaseSection }).db, { url, poolMax: 20 })
+  t.equal(loadConfig({ DATABASE_URL: url, DATABASE_POOL_MAX: '6' }, { db: databaseSection }).db.poolMax, 6)
+  t.throws(() => loadConfig({ DATABASE_URL: url, DATABASE_POOL_MAX: '0' }, { db: databaseSection }), /DATABASE_POOL_MAX: must be at least 1/)
+  t.throws(() => loadConfig({ DATABASE_URL: 'mysql://x' }, { db: databaseSection }), /DATABASE_URL: must be a postgres:\/\/ URL/)
 })

@@ -100,3 +100,35 @@ export function installGracefulShutdown (app: FastifyInstance, opts: GracefulShu
     uninstall: () => { for (const s of signals) process.off(s, onSignal) }
   }
 }
+
+export interface ServeOptions extends GracefulShutdownOptions, ListenOptions {}
+
+/** A service listening with graceful shutdown installed, as {@link serve} returns it. */
+export interface RunningService<A extends FastifyInstance = FastifyInstance> {
+  app: A
+  /** `http://host:port` it answers on (127.0.0.1 when it listens on every interface). */
+  url: string
+  /** The bound port (the one the OS chose when `port` was 0). */
+  port: number
+  /** Graceful shutdown, as a signal runs it; resolves with the exit code passed to `exit`. */
+  shutdown: (reason: string) => Promise<number>
+  handle: ShutdownHandle
+}
+
+/**
+ * The end of every service's start: installs graceful shutdown ({@link installGracefulShutdown})
+ * and listens. If listening fails, the signal handlers are removed and the error thrown.
+ */
+export async function serve<A extends FastifyInstance> (app: A, opts: ServeOptions): Promise<RunningService<A>> {
+  const handle = installGracefulShutdown(app, opts)
+  try {
+    await listen(app, opts)
+  } catch (err) {
+    handle.uninstall()
+    throw err
+  }
+  const address = app.server.address()
+  const port = typeof address === 'object' && address !== null ? address.port : opts.port
+  const host = opts.host === undefined || opts.host === '0.0.0.0' || opts.host === '::' ? '127.0.0.1' : opts.host
+  return { app, url: `http://${host}:${port}`, port, shutdown: handle.shutdown, handle }
+}

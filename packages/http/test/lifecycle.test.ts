@@ -1,5 +1,5 @@
 import t from 'tap'
-import { installGracefulShutdown, listen } from '../src/index.ts'
+import { installGracefulShutdown, listen, serve } from '../src/index.ts'
 import { buildTestApp, captureLogs } from './helpers.ts'
 
 t.test('shutdown: not ready at once, in-flight requests finish, then onShutdown, then exit 0', async (t) => {
@@ -98,4 +98,29 @@ t.test('SIGTERM starts the shutdown; a second signal exits 1 at once', async (t)
   t.same(exits, [1])
   handle.uninstall()
   t.equal(process.listenerCount('SIGTERM') > 0 && process.listeners('SIGTERM').some((l) => l.name === 'onSignal'), false, 'listeners removed')
+})
+
+t.test('serve: listens with graceful shutdown installed and says where it answers', async (t) => {
+  const logs = captureLogs('info')
+  const app = await buildTestApp(t, { logger: logs.logger })
+  const exits: number[] = []
+  const running = await serve(app, { logger: logs.logger, host: '0.0.0.0', port: 0, drainMs: 0, signals: [], exit: (c) => { exits.push(c) } })
+  t.teardown(running.handle.uninstall)
+  t.not(running.port, 0, 'the port the OS chose')
+  t.equal(running.url, `http://127.0.0.1:${running.port}`, 'every interface: reached on 127.0.0.1')
+  t.equal((await fetch(`${running.url}/health/live`)).status, 200)
+  t.equal(await running.shutdown('test'), 0)
+  t.same(exits, [0])
+  await t.rejects(fetch(`${running.url}/health/live`), 'closed')
+})
+
+t.test('serve: a port in use throws and leaves no signal handler behind', async (t) => {
+  const logs = captureLogs('info')
+  const first = await buildTestApp(t, { logger: logs.logger })
+  const taken = await serve(first, { logger: logs.logger, host: '127.0.0.1', port: 0, drainMs: 0, signals: [], exit: () => {} })
+  t.teardown(() => taken.shutdown('test end'))
+  const second = await buildTestApp(t, { logger: logs.logger })
+  const before = process.listenerCount('SIGUSR2')
+  await t.rejects(serve(second, { logger: logs.logger, host: '127.0.0.1', port: taken.port, signals: ['SIGUSR2'], exit: () => {} }), { code: 'EADDRINUSE' })
+  t.equal(process.listenerCount('SIGUSR2'), before, 'handlers removed')
 })

@@ -4,3 +4,4 @@
  */
 export { buildApp, type BillingAppDeps } from './app.ts'
 export { BILLING_PRODUCER, startBillingRuntime, type BillingRuntime, type BillingRuntimeDeps } from './runtime.ts'
+export { loadBillingConfig, runBilling, type BillingConfig, type RunBillingOptions } from './run.ts'

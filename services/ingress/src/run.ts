@@ -7,7 +7,7 @@ import {
   createBusProducer, createKafka, createTopicRegistry, ensureTopics, kafkaReady,
   type BusProducer, type TopicRegistry
 } from '@coexist/bus'
-import { installGracefulShutdown, listen, type HttpApp, type ShutdownHandle } from '@coexist/http'
+import { serve, type HttpApp, type RunningService } from '@coexist/http'
 import type { Logger } from '@coexist/logger'
 import { buildApp } from './app.ts'
 import type { IngressConfig } from './config.ts'
@@ -31,16 +31,10 @@ export interface RunIngressOptions {
  */
 const INGRESS_COMPRESS_MIN_BYTES = Number.POSITIVE_INFINITY
 
-export interface RunningIngress {
-  app: HttpApp
-  /** `http://host:port` it listens on. */
-  url: string
-  port: number
+/** Ingress listening: the app, its URL and shutdown, and the topics and producer it publishes with. */
+export interface RunningIngress extends RunningService<HttpApp> {
   topics: TopicRegistry
   producer: BusProducer
-  /** Graceful shutdown (readiness false, drain, close, flush the producer); resolves with the exit code. */
-  shutdown: (reason: string) => Promise<number>
-  handle: ShutdownHandle
 }
 
 /** The registry topics ingress publishes to: the raw archive, every field topic, unrouted. */
@@ -100,18 +94,16 @@ export async function runIngress (config: IngressConfig, opts: RunIngressOptions
     await closeClients()
     throw err
   }
-  const handle = installGracefulShutdown(app, {
+  const running = await serve(app, {
     logger,
+    host: config.http.host,
+    port: config.http.port,
     drainMs: config.ingress.drainMs,
     // In-flight requests finish inside app.close(); then whatever the producer still holds is flushed.
     onShutdown: closeClients,
     ...(opts.exit !== undefined ? { exit: opts.exit } : {}),
     ...(opts.signals !== undefined ? { signals: opts.signals } : {})
   })
-  await listen(app, { host: config.http.host, port: config.http.port })
-  const address = app.server.address()
-  const port = typeof address === 'object' && address !== null ? address.port : config.http.port
-  const host = config.http.host === '0.0.0.0' || config.http.host === '::' ? '127.0.0.1' : config.http.host
-  logger.info({ port, topics: ingressTopicSpecs(topics).map((s) => s.name).length, apps: config.meta.appSecrets.size }, 'ingress listening')
-  return { app, url: `http://${host}:${port}`, port, topics, producer, shutdown: handle.shutdown, handle }
+  logger.info({ port: running.port, topics: ingressTopicSpecs(topics).map((s) => s.name).length, apps: config.meta.appSecrets.size }, 'ingress listening')
+  return { ...running, topics, producer }
 }

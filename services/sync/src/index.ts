@@ -4,3 +4,4 @@
  */
 export { buildApp, type SyncAppDeps } from './app.ts'
 export { startSyncRuntime, type SyncRuntime, type SyncRuntimeDeps } from './runtime.ts'
+export { loadSyncConfig, runSync, type RunSyncOptions, type SyncConfig } from './run.ts'

@@ -1,54 +1,25 @@
 /**
- * The sync service process: config from the environment (once), clients (Postgres with
- * migrations, Kafka with topics, the Graph client), the HTTP app on PORT (8081), the consumers
- * and workers, and graceful shutdown. The only module that reads process.env or exits.
+ * `node services/sync/src/main.ts`: the sync service process, port 8081 by default. The only
+ * module that reads process.env or exits; `run.ts` does the wiring (the environment is the
+ * architecture's table, see the README).
  */
-import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection } from '@coexist/config'
-import { connectBus } from '@coexist/bus'
-import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
-import { installGracefulShutdown, listen } from '@coexist/http'
+import { ConfigError } from '@coexist/config'
 import { createLogger } from '@coexist/logger'
-import { createGraphClient } from '@coexist/meta'
-import { buildApp } from './app.ts'
-import { startSyncRuntime, type SyncRuntime } from './runtime.ts'
+import { loadSyncConfig, runSync, type SyncConfig } from './run.ts'
 
-const config = loadConfig(process.env, {
-  http: httpSection(8081),
-  log: logSection,
-  db: databaseSection,
-  kafka: kafkaSection,
-  meta: metaGraphSection,
-  crypto: cryptoSection,
-  admin: adminSection
-})
+let config: SyncConfig
+try {
+  config = loadSyncConfig(process.env)
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err
+  process.stderr.write(`sync: ${err.message}\n`)
+  process.exit(1)
+}
+
 const logger = createLogger({ level: config.log.level, name: 'sync' })
-const db = createDb(config.db.url, { applicationName: 'coexist-sync', max: 20, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
-await migrateToLatest(db)
-
-const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-sync', logger })
-
-const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
-const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
-
-let runtime: SyncRuntime | undefined
-const app = await buildApp({
-  db,
-  logger,
-  adminKey: config.admin.adminKey,
-  cipher,
-  graph,
-  readiness: { kafka: kafkaIsReady },
-  onOnboarding: () => runtime?.kickSync()
-})
-runtime = await startSyncRuntime({ db, kafka, registry, producer, logger, cipher, graph })
-
-installGracefulShutdown(app, {
-  logger,
-  onShutdown: async () => {
-    await runtime?.stop()
-    await closeBus()
-    await graph.close()
-    await db.destroy()
-  }
-})
-await listen(app, { port: config.http.port, host: config.http.host })
+try {
+  await runSync(config, { logger })
+} catch (err) {
+  logger.fatal({ err }, 'sync could not start')
+  process.exit(1)
+}

@@ -1,0 +1,87 @@
+/**
+ * Runs billing from its configuration: Postgres (with migrations), Kafka (topics, producer), the
+ * Graph client, the consumers and the outbox relay, the HTTP app, listening and graceful
+ * shutdown. `main.ts` calls it with the parsed environment; the cross-service tests call it with
+ * theirs, so the wiring they exercise is the one that runs.
+ */
+import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection, type ConfigOf } from '@coexist/config'
+import { connectBus } from '@coexist/bus'
+import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
+import { serve, type HttpApp, type RunningService } from '@coexist/http'
+import type { Logger } from '@coexist/logger'
+import { createGraphClient } from '@coexist/meta'
+import { buildApp } from './app.ts'
+import { BILLING_PRODUCER, startBillingRuntime } from './runtime.ts'
+
+const SECTIONS = {
+  http: httpSection(8083),
+  log: logSection,
+  db: databaseSection,
+  kafka: kafkaSection,
+  meta: metaGraphSection,
+  crypto: cryptoSection,
+  admin: adminSection
+}
+
+export type BillingConfig = ConfigOf<typeof SECTIONS>
+
+/** Parses billing's configuration from `env`; throws a ConfigError naming every bad variable. */
+export function loadBillingConfig (env: Record<string, string | undefined>): BillingConfig {
+  return loadConfig(env, SECTIONS)
+}
+
+export interface RunBillingOptions {
+  logger: Logger
+  /** Default process.exit (tests pass a recorder). */
+  exit?: (code: number) => void
+  /** Signals that start the shutdown. Default SIGTERM and SIGINT; tests pass []. */
+  signals?: NodeJS.Signals[]
+  /** Time between readiness turning false and the server closing. Default 5 s. */
+  drainMs?: number
+  /**
+   * A consumer stopped for good (its retries spent). Default: log it and exit 1, so the
+   * orchestrator restarts the process; tests record it.
+   */
+  onFatal?: (err: Error) => void
+}
+
+/** Starts billing and returns once it listens. */
+export async function runBilling (config: BillingConfig, opts: RunBillingOptions): Promise<RunningService<HttpApp>> {
+  const { logger } = opts
+  const exit = opts.exit ?? ((code: number) => process.exit(code))
+  const onFatal = opts.onFatal ?? ((err: Error) => { logger.fatal({ err }, 'billing consumer stopped for good; exiting'); exit(1) })
+  const db = createDb(config.db.url, { applicationName: 'coexist-billing', max: config.db.poolMax, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
+  await migrateToLatest(db)
+  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger, producer: BILLING_PRODUCER })
+
+  const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
+  const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
+
+  const runtime = await startBillingRuntime({ db, kafka, registry, producer, logger, onFatal })
+  const app = await buildApp({
+    db,
+    logger,
+    adminKey: config.admin.adminKey,
+    cipher,
+    graph,
+    reprice: runtime.reprice,
+    invalidate: runtime.invalidate,
+    afterCommit: runtime.relay.kick,
+    readiness: { kafka: kafkaIsReady }
+  })
+
+  return await serve(app, {
+    logger,
+    host: config.http.host,
+    port: config.http.port,
+    ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
+    ...(opts.signals !== undefined ? { signals: opts.signals } : {}),
+    exit,
+    onShutdown: async () => {
+      await runtime.stop()
+      await closeBus()
+      await graph.close()
+      await db.destroy()
+    }
+  })
+}

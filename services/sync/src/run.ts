@@ -1,0 +1,78 @@
+/**
+ * Runs sync from its configuration: Postgres (with migrations), Kafka (topics, producer), the
+ * Graph client, the consumers and workers, the HTTP app, listening and graceful shutdown.
+ * `main.ts` calls it with the parsed environment; the cross-service tests call it with theirs,
+ * so the wiring they exercise is the one that runs.
+ */
+import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection, type ConfigOf } from '@coexist/config'
+import { connectBus } from '@coexist/bus'
+import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
+import { serve, type HttpApp, type RunningService } from '@coexist/http'
+import type { Logger } from '@coexist/logger'
+import { createGraphClient } from '@coexist/meta'
+import { buildApp } from './app.ts'
+import { startSyncRuntime, type SyncRuntime } from './runtime.ts'
+
+const SECTIONS = {
+  http: httpSection(8081),
+  log: logSection,
+  db: databaseSection,
+  kafka: kafkaSection,
+  meta: metaGraphSection,
+  crypto: cryptoSection,
+  admin: adminSection
+}
+
+export type SyncConfig = ConfigOf<typeof SECTIONS>
+
+/** Parses sync's configuration from `env`; throws a ConfigError naming every bad variable. */
+export function loadSyncConfig (env: Record<string, string | undefined>): SyncConfig {
+  return loadConfig(env, SECTIONS)
+}
+
+export interface RunSyncOptions {
+  logger: Logger
+  /** Default process.exit (tests pass a recorder). */
+  exit?: (code: number) => void
+  /** Signals that start the shutdown. Default SIGTERM and SIGINT; tests pass []. */
+  signals?: NodeJS.Signals[]
+  /** Time between readiness turning false and the server closing. Default 5 s. */
+  drainMs?: number
+}
+
+/** Starts sync and returns once it listens. */
+export async function runSync (config: SyncConfig, opts: RunSyncOptions): Promise<RunningService<HttpApp>> {
+  const { logger } = opts
+  const db = createDb(config.db.url, { applicationName: 'coexist-sync', max: config.db.poolMax, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
+  await migrateToLatest(db)
+  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-sync', logger })
+  const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
+  const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
+
+  let runtime: SyncRuntime | undefined
+  const app = await buildApp({
+    db,
+    logger,
+    adminKey: config.admin.adminKey,
+    cipher,
+    graph,
+    readiness: { kafka: kafkaIsReady },
+    onOnboarding: () => runtime?.kickSync()
+  })
+  runtime = await startSyncRuntime({ db, kafka, registry, producer, logger, cipher, graph })
+
+  return await serve(app, {
+    logger,
+    host: config.http.host,
+    port: config.http.port,
+    ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
+    ...(opts.signals !== undefined ? { signals: opts.signals } : {}),
+    ...(opts.exit !== undefined ? { exit: opts.exit } : {}),
+    onShutdown: async () => {
+      await runtime?.stop()
+      await closeBus()
+      await graph.close()
+      await db.destroy()
+    }
+  })
+}

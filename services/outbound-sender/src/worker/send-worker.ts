@@ -560,6 +560,7 @@ export class SendWorker {
     const pick = lane.pick(Math.min(tokens, slots))
     if (pick.items.length === 0) { this.#wakeAt(lane, pick.wakeAt); return }
     this.#reserved += pick.items.length
+    this.#slotWaiters.delete(lane)
     // Each slot costs the lane 1 / limit of virtual time (see #release).
     lane.slotTime = Math.max(lane.slotTime, this.#slotClock) + pick.items.length / Math.max(1, info.throughputMps)
     lane.claiming = true
@@ -665,10 +666,14 @@ export class SendWorker {
     this.#reserved--
     if (this.#killed || this.#draining) return
     const max = this.#maxInFlight
-    while (this.#reserved < max && this.#slotWaiters.size > 0) {
+    while (this.#reserved < max) {
+      // A lane busy claiming cannot take a slot now; it stays waiting, keeping its virtual time,
+      // and is served first on a later release (if it lost its place instead, every slot freed
+      // during its claim round trips, long on a loaded Postgres, went to the slower numbers).
       let next: Lane | undefined
-      for (const w of this.#slotWaiters) if (next === undefined || w.slotTime < next.slotTime) next = w
-      const lane = next as Lane
+      for (const w of this.#slotWaiters) if (!w.claiming && (next === undefined || w.slotTime < next.slotTime)) next = w
+      if (next === undefined) break
+      const lane = next
       this.#slotWaiters.delete(lane)
       this.#slotClock = Math.max(this.#slotClock, lane.slotTime)
       this.#pump(lane)

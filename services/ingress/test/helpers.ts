@@ -99,13 +99,30 @@ export interface ReadRecord {
 }
 
 /**
+ * A topic's partition offsets. kafkajs gives up at once on a retriable error here (a partition
+ * whose leadership a busy broker has not settled yet, just after the topic was created, answers
+ * NOT_LEADER_FOR_PARTITION): asked again every 100 ms for up to 10 s.
+ */
+async function topicOffsets (admin: Admin, topic: string): Promise<Awaited<ReturnType<Admin['fetchTopicOffsets']>>> {
+  const deadline = Date.now() + 10_000
+  for (;;) {
+    try {
+      return await admin.fetchTopicOffsets(topic)
+    } catch (err) {
+      if ((err as { retriable?: boolean }).retriable !== true || Date.now() > deadline) throw err
+      await new Promise((resolve) => setTimeout(resolve, 100))
+    }
+  }
+}
+
+/**
  * Everything on `topics` right now, by consuming from the beginning up to each partition's end
  * offset (taken first). Returns [] at once when the topics are empty.
  */
 export async function readTopics (kafka: Kafka, admin: Admin, topics: string[], timeoutMs = 20_000): Promise<ReadRecord[]> {
   const ends = new Map<string, bigint>()
   for (const topic of topics) {
-    for (const p of await admin.fetchTopicOffsets(topic)) {
+    for (const p of await topicOffsets(admin, topic)) {
       if (BigInt(p.high) > 0n) ends.set(`${topic}/${p.partition}`, BigInt(p.high))
     }
   }

@@ -14,7 +14,7 @@ export { HTTP_DURATION_METRIC, UNMATCHED_ROUTE } from './metrics.ts'
 export { OPENAPI_PATH } from './openapi.ts'
 export { buildProblem, FieldErrorSchema, PROBLEM_CONTENT_TYPE, problemFromError, ProblemSchema, sendProblem, type FieldError, type Problem } from './problem.ts'
 export { sanitizeUrl } from './request-log.ts'
-export { installGracefulShutdown, listen, serve, type GracefulShutdownOptions, type ListenOptions, type RunningService, type ServeOptions, type ShutdownHandle } from './lifecycle.ts'
+export { installGracefulShutdown, listen, serve, type GracefulShutdownOptions, type ListenOptions, type RunningService, type ServeOptions, type ServiceRunOptions, type ShutdownHandle } from './lifecycle.ts'
 export type { AuthMode, HttpAuthOptions, Principal, ResolvedApiKey } from './types.ts'
 // Re-exported so services need no direct dependency on the provider or on prom-client.
 export type { FastifyPluginAsyncZod, ZodTypeProvider } from 'fastify-type-provider-zod'

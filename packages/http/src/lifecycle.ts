@@ -103,6 +103,12 @@ export function installGracefulShutdown (app: FastifyInstance, opts: GracefulShu
 
 export interface ServeOptions extends GracefulShutdownOptions, ListenOptions {}
 
+/**
+ * What a service's `run<Name>(config, opts)` takes besides its configuration: its logger, and
+ * the shutdown settings tests change (no signal handlers, no drain, an exit recorder).
+ */
+export type ServiceRunOptions = Pick<GracefulShutdownOptions, 'logger' | 'exit' | 'signals' | 'drainMs'>
+
 /** A service listening with graceful shutdown installed, as {@link serve} returns it. */
 export interface RunningService<A extends FastifyInstance = FastifyInstance> {
   app: A

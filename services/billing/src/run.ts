@@ -7,8 +7,7 @@
 import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection, type ConfigOf } from '@coexist/config'
 import { connectBus } from '@coexist/bus'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
-import { serve, type HttpApp, type RunningService } from '@coexist/http'
-import type { Logger } from '@coexist/logger'
+import { serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
 import { createGraphClient } from '@coexist/meta'
 import { buildApp } from './app.ts'
 import { BILLING_PRODUCER, startBillingRuntime } from './runtime.ts'
@@ -30,14 +29,7 @@ export function loadBillingConfig (env: Record<string, string | undefined>): Bil
   return loadConfig(env, SECTIONS)
 }
 
-export interface RunBillingOptions {
-  logger: Logger
-  /** Default process.exit (tests pass a recorder). */
-  exit?: (code: number) => void
-  /** Signals that start the shutdown. Default SIGTERM and SIGINT; tests pass []. */
-  signals?: NodeJS.Signals[]
-  /** Time between readiness turning false and the server closing. Default 5 s. */
-  drainMs?: number
+export interface RunBillingOptions extends ServiceRunOptions {
   /**
    * A consumer stopped for good (its retries spent). Default: log it and exit 1, so the
    * orchestrator restarts the process; tests record it.
@@ -47,9 +39,10 @@ export interface RunBillingOptions {
 
 /** Starts billing and returns once it listens. */
 export async function runBilling (config: BillingConfig, opts: RunBillingOptions): Promise<RunningService<HttpApp>> {
+  const { onFatal: fatal, ...serviceOpts } = opts
   const { logger } = opts
   const exit = opts.exit ?? ((code: number) => process.exit(code))
-  const onFatal = opts.onFatal ?? ((err: Error) => { logger.fatal({ err }, 'billing consumer stopped for good; exiting'); exit(1) })
+  const onFatal = fatal ?? ((err: Error) => { logger.fatal({ err }, 'billing consumer stopped for good; exiting'); exit(1) })
   const db = createDb(config.db.url, { applicationName: 'coexist-billing', max: config.db.poolMax, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
   await migrateToLatest(db)
   const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger, producer: BILLING_PRODUCER })
@@ -71,11 +64,9 @@ export async function runBilling (config: BillingConfig, opts: RunBillingOptions
   })
 
   return await serve(app, {
-    logger,
+    ...serviceOpts,
     host: config.http.host,
     port: config.http.port,
-    ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
-    ...(opts.signals !== undefined ? { signals: opts.signals } : {}),
     exit,
     onShutdown: async () => {
       await runtime.stop()

@@ -7,17 +7,12 @@ import {
   createBusProducer, createKafka, createTopicRegistry, ensureTopics, kafkaReady,
   type BusProducer, type TopicRegistry
 } from '@coexist/bus'
-import { serve, type HttpApp, type RunningService } from '@coexist/http'
-import type { Logger } from '@coexist/logger'
+import { serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
 import { buildApp } from './app.ts'
 import type { IngressConfig } from './config.ts'
 
-export interface RunIngressOptions {
-  logger: Logger
-  /** Default process.exit (tests pass a recorder). */
-  exit?: (code: number) => void
-  /** Signals that start the shutdown. Default SIGTERM and SIGINT; tests pass []. */
-  signals?: NodeJS.Signals[]
+/** The drain comes from the configuration (INGRESS_DRAIN_MS). */
+export interface RunIngressOptions extends Omit<ServiceRunOptions, 'drainMs'> {
   /** Producer batching overrides (tests and benchmarks). */
   producer?: { lingerMs?: number, maxBatchRecords?: number, compressMinBytes?: number }
 }

@@ -8,8 +8,7 @@
 import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection, type ConfigOf } from '@coexist/config'
 import { connectBus } from '@coexist/bus'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
-import { Registry, serve, type HttpApp, type RunningService } from '@coexist/http'
-import type { Logger } from '@coexist/logger'
+import { Registry, serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
 import { createGraphClient } from '@coexist/meta'
 import { buildApp } from './app.ts'
 import { outboundSection } from './config.ts'
@@ -34,15 +33,7 @@ export function loadOutboundConfig (env: Record<string, string | undefined>): Ou
   return loadConfig(env, SECTIONS)
 }
 
-export interface RunOutboundOptions {
-  logger: Logger
-  /** Default process.exit (tests pass a recorder). */
-  exit?: (code: number) => void
-  /** Signals that start the shutdown. Default SIGTERM and SIGINT; tests pass []. */
-  signals?: NodeJS.Signals[]
-  /** Time between readiness turning false and the server closing. Default 5 s. */
-  drainMs?: number
-}
+export type RunOutboundOptions = ServiceRunOptions
 
 /** Starts the outbound sender and returns once it listens. */
 export async function runOutbound (config: OutboundConfig, opts: RunOutboundOptions): Promise<RunningService<HttpApp>> {
@@ -85,12 +76,9 @@ export async function runOutbound (config: OutboundConfig, opts: RunOutboundOpti
   }
 
   return await serve(app, {
-    logger,
+    ...opts,
     host: config.http.host,
     port: config.http.port,
-    ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
-    ...(opts.signals !== undefined ? { signals: opts.signals } : {}),
-    ...(opts.exit !== undefined ? { exit: opts.exit } : {}),
     onShutdown: async () => {
       await runtime?.stop()
       await closeBus()

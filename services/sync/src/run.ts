@@ -7,8 +7,7 @@
 import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection, type ConfigOf } from '@coexist/config'
 import { connectBus } from '@coexist/bus'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
-import { serve, type HttpApp, type RunningService } from '@coexist/http'
-import type { Logger } from '@coexist/logger'
+import { serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
 import { createGraphClient } from '@coexist/meta'
 import { buildApp } from './app.ts'
 import { startSyncRuntime, type SyncRuntime } from './runtime.ts'
@@ -30,15 +29,7 @@ export function loadSyncConfig (env: Record<string, string | undefined>): SyncCo
   return loadConfig(env, SECTIONS)
 }
 
-export interface RunSyncOptions {
-  logger: Logger
-  /** Default process.exit (tests pass a recorder). */
-  exit?: (code: number) => void
-  /** Signals that start the shutdown. Default SIGTERM and SIGINT; tests pass []. */
-  signals?: NodeJS.Signals[]
-  /** Time between readiness turning false and the server closing. Default 5 s. */
-  drainMs?: number
-}
+export type RunSyncOptions = ServiceRunOptions
 
 /** Starts sync and returns once it listens. */
 export async function runSync (config: SyncConfig, opts: RunSyncOptions): Promise<RunningService<HttpApp>> {
@@ -62,12 +53,9 @@ export async function runSync (config: SyncConfig, opts: RunSyncOptions): Promis
   runtime = await startSyncRuntime({ db, kafka, registry, producer, logger, cipher, graph })
 
   return await serve(app, {
-    logger,
+    ...opts,
     host: config.http.host,
     port: config.http.port,
-    ...(opts.drainMs !== undefined ? { drainMs: opts.drainMs } : {}),
-    ...(opts.signals !== undefined ? { signals: opts.signals } : {}),
-    ...(opts.exit !== undefined ? { exit: opts.exit } : {}),
     onShutdown: async () => {
       await runtime?.stop()
       await closeBus()

@@ -634,7 +634,9 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
     channels.rebalance.publish({ groupId, kind: 'crash', assigned: 0 })
     const err = e.payload.error
     if (e.payload.restart) {
-      logger.warn({ err }, 'Kafka consumer crashed; kafkajs restarts it')
+      // A retriable broker answer (a coordinator still loading, a leader moving) needs no stack.
+      const retriable = (err as { retriable?: boolean }).retriable === true
+      logger.warn(retriable ? { err: { type: err.name, message: err.message } } : { err }, 'Kafka consumer crashed; kafkajs restarts it')
     } else if (!stopping) {
       logger.error({ err }, 'Kafka consumer crashed for good')
       opts.onFatal?.(BusErrors.BUS_CONSUMER_CRASHED.create({ cause: err }))

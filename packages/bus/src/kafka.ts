@@ -37,6 +37,9 @@ function pinoLogCreator (logger: Logger) {
     // rebalance or a coordinator still loading; the failures that matter surface as thrown
     // errors (and CRASH events). Keep those lines for debugging only.
     if (namespace === 'Connection' && lvl === 'error') lvl = message.startsWith('Response ') ? 'debug' : 'warn'
+    // A consumer's crash is logged once, by the bus consumer's CRASH handler, at the level its
+    // outcome deserves (a restart after a coordinator still loading is routine on a fresh broker).
+    if (namespace === 'Consumer' && message.startsWith('Crash: ')) lvl = 'debug'
     if (lvl === 'silent' || !logger.isLevelEnabled(lvl)) return
     logger[lvl]({ kafkajs: { namespace, ...extra } }, message)
   }

@@ -11,13 +11,16 @@
  * BENCH_NODE_ARGS overrides the worker's Node flags (default: the image's, heap sized for a 256 MB container);
  * BENCH_PROFILE=1 writes a CPU profile of the worker to /tmp/billing-bench-prof;
  * BENCH_WORKER_LOG_LEVEL=debug logs each pricing transaction's timings (kafkajs stays quiet).
- * Also prints the worker's CPU time per status event during the backlog (steadier than events/s on a shared machine).
+ * Also prints the worker's CPU time per status event during the backlog (steadier than events/s on a shared machine),
+ * where the machine's CPU went in each phase (worker, Postgres, Kafka, the bench process, everything else) and the
+ * Postgres statements and transactions per status event.
  */
 import { fork, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDb, sql } from '@coexist/db'
 import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
+import { cpuReport, cpuSnapshot } from '../../services/billing/test/bench/machine-cpu.ts'
 import { benchBus, lagPercentiles, publishStatuses, runPricingWorker, seedAccounts } from '../../services/billing/test/bench/pricing-bench.ts'
 
 const STATUSES = Number(process.env.BENCH_STATUSES ?? 1_000_000)
@@ -61,27 +64,40 @@ const heap = process.env.BENCH_NODE_ARGS !== undefined ? process.env.BENCH_NODE_
 const prof = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/billing-bench-prof'] : []
 const workerEnv = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? image.env.MALLOC_ARENA_MAX ?? '2' }
 const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId], { env: workerEnv, stdio: 'inherit', execArgv: [...heap, ...prof] })
-const messages: Array<{ ready?: boolean, maxRssKb?: number, cpuUs?: number }> = []
+const messages: Array<{ ready?: boolean, maxRssKb?: number, cpuUs?: number, queries?: number }> = []
 worker.on('message', (m) => messages.push(m as never))
-/** The worker's CPU time so far (user + system), µs. */
-const workerCpuUs = async (): Promise<number> => {
+/** The worker's CPU time so far (user + system, µs) and the statements it sent. */
+const workerCpu = async (): Promise<{ cpuUs: number, queries: number }> => {
   const seen = messages.length
   worker.send('cpu')
   await wait(async () => messages.slice(seen).some((m) => m.cpuUs !== undefined), 'worker CPU time', 10_000, 10)
-  return messages.slice(seen).find((m) => m.cpuUs !== undefined)!.cpuUs!
+  const m = messages.slice(seen).find((m) => m.cpuUs !== undefined)!
+  return { cpuUs: m.cpuUs!, queries: m.queries ?? 0 }
 }
+/** Transactions committed or rolled back in the bench database so far (the worker's nearly all). */
+const transactions = async (): Promise<number> =>
+  (await sql<{ n: number }>`SELECT (xact_commit + xact_rollback)::int AS n FROM pg_stat_database WHERE datname = current_database()`.execute(db)).rows[0]?.n ?? 0
+const roles = { 'pricing worker': [worker.pid ?? -1], 'bench (publisher, lag polling)': [process.pid] }
 await wait(async () => messages.some((m) => m.ready === true), 'worker ready', 120_000)
-const cpu0 = await workerCpuUs()
+const cpu0 = await workerCpu()
+const tx0 = await transactions()
+const snap0 = cpuSnapshot()
 t0 = performance.now()
 await wait(async () => (await bus.lag(groupId)) === 0, 'backlog priced', 600_000, 50)
 const seconds = (performance.now() - t0) / 1000
-const cpuPerEvent = (await workerCpuUs() - cpu0) / STATUSES
+const snap1 = cpuSnapshot()
+const cpu1 = await workerCpu()
+// pg_stat_database is reported by backends at the end of a transaction, with up to ~1 s delay.
+await new Promise((resolve) => setTimeout(resolve, 1500))
+const tx1 = await transactions()
+const cpuPerEvent = (cpu1.cpuUs - cpu0.cpuUs) / STATUSES
 const counts = (await sql<{ state: string, n: number }>`SELECT state, count(*)::int AS n FROM billing_ledger GROUP BY state ORDER BY state`.execute(db)).rows
 
 // 2. Lag at a steady rate.
 const lagMessages = Math.floor(RATE * LAG_SECONDS / 2)
 const tick = 50
 const perTick = Math.max(1, Math.round(RATE * tick / 1000 / 2))
+const snap2 = cpuSnapshot()
 const l0 = performance.now()
 for (let i = 0; i < lagMessages; i += perTick) {
   const due = l0 + (i / perTick) * tick
@@ -91,6 +107,7 @@ for (let i = 0; i < lagMessages; i += perTick) {
 }
 const lagPublishSeconds = (performance.now() - l0) / 1000
 await wait(async () => (await bus.lag(groupId)) === 0, 'lag phase priced', 300_000, 50)
+const snap3 = cpuSnapshot()
 const lag = await lagPercentiles(db, 'L')
 
 worker.send('stop')
@@ -104,9 +121,14 @@ console.log(`throughput: ${Math.round(STATUSES / seconds)} status events/s (targ
 // CPU per event moves far less than events/s with what else runs on the machine: the yardstick
 // for comparing changes on a shared machine.
 console.log(`worker CPU during the backlog: ${cpuPerEvent.toFixed(1)} µs per status event (user + system, all threads; ${(cpuPerEvent * STATUSES / 1e6 / seconds * 100).toFixed(0)} % of a core)`)
+console.log(`Postgres per status event (backlog): ${((cpu1.queries - cpu0.queries) / STATUSES).toFixed(4)} statements besides BEGIN/COMMIT (${cpu1.queries - cpu0.queries}), ${((tx1 - tx0) / STATUSES).toFixed(5)} transactions (${tx1 - tx0}, outbox relay included)`)
+console.log(`where the machine's CPU went during the backlog (per status event priced):`)
+for (const line of cpuReport(snap0, snap1, roles, STATUSES)) console.log(`  ${line}`)
 console.log(`usage records published (settled lines): ${usage}`)
 console.log(`lag phase: ${lagMessages * 2} status events published at ${Math.round(lagMessages * 2 / lagPublishSeconds)} events/s`)
 console.log(`end-to-end lag at that rate: p50 ${Math.round(lag.p50)} ms, p95 ${Math.round(lag.p95)} ms, p99 ${Math.round(lag.p99)} ms, max ${Math.round(lag.max)} ms`)
+console.log(`where the machine's CPU went during the lag phase (publish until priced, per status event):`)
+for (const line of cpuReport(snap2, snap3, roles, lagMessages * 2)) console.log(`  ${line}`)
 console.log(`peak RSS of the pricing process: ${rssMb.toFixed(0)} MB (limit 256 MB)`)
 
 await bus.close()

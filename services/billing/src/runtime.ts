@@ -40,6 +40,10 @@ export interface BillingRuntimeDeps {
   maxPendingPerPartition?: number
   /** Pricing transactions running at once. Default 2. */
   maxInFlight?: number
+  /** Longest a Kafka fetch waits for data (and the pause between fetches while every partition is paused), ms. */
+  fetchMaxWaitMs?: number
+  /** Kafka fetch size per partition, bytes. Default 64 KiB. */
+  fetchMaxBytesPerPartition?: number
   onFatal?: (err: Error) => void
 }
 
@@ -83,10 +87,11 @@ export async function startBillingRuntime (deps: BillingRuntimeDeps): Promise<Bi
     // its batch commits): enough for full batches across a busy topic's partitions, no more.
     // Sized for a 256 MB container (about 300 × 12 partitions ≈ 3,600 records per topic).
     maxPendingPerPartition: deps.maxPendingPerPartition ?? 300,
-    maxBytesPerPartition: 64 * 1024,
+    maxBytesPerPartition: deps.fetchMaxBytesPerPartition ?? 64 * 1024,
     // When the busy partitions are paused (records in flight at the cap), a fetch holds only the
-    // idle ones and the broker keeps it for this long: short, so resumed partitions refill fast.
-    maxWaitTimeMs: 100,
+    // idle ones and the broker keeps it for this long (with every partition paused kafkajs sleeps
+    // this long instead): short, so resumed partitions refill fast.
+    maxWaitTimeMs: deps.fetchMaxWaitMs ?? 100,
     onFatal: deps.onFatal
   })
   await consumer.start()

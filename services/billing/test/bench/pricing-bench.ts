@@ -1,7 +1,8 @@
 /**
  * Support for `pnpm bench billing` (tests/bench/billing.bench.ts): accounts and the sample card,
  * status records in the shape ingress publishes (WebhookChange, value_json from @coexist/meta's
- * fixture builders), and the worker process that runs the real billing runtime.
+ * fixture builders), and the worker process that runs the real billing runtime (BENCH_HEAP_PROFILE=1: an
+ * allocation profile of it).
  */
 import { randomBytes } from 'node:crypto'
 import { createBusProducer, createKafka, createTopicRegistry, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
@@ -117,7 +118,10 @@ export async function lagPercentiles (db: Db, tag: string): Promise<{ p50: numbe
  * topics until the parent says stop; it reports its peak RSS then. Runs in a child process.
  */
 export async function runPricingWorker (url: string, brokers: string[], prefix: string, groupId: string): Promise<void> {
-  const db = createDb(url, { max: 6 })
+  // Every statement the runtime sends through Kysely (BEGIN/COMMIT not included), counted.
+  let queries = 0
+  const pool = createDb(url, { max: 6 })
+  const db = pool.withPlugin({ transformQuery: (args) => { queries++; return args.node }, transformResult: async (args) => args.result })
   const kafka = createKafka({ brokers, clientId: 'billing-bench-worker', logger })
   const runLogger = process.env.BENCH_WORKER_LOG_LEVEL === undefined ? logger : createLogger({ level: process.env.BENCH_WORKER_LOG_LEVEL as 'debug', name: 'billing-bench-worker' })
   const registry = createTopicRegistry({ prefix, partitions: 12 })
@@ -128,16 +132,36 @@ export async function runPricingWorker (url: string, brokers: string[], prefix: 
   const runtime = await startBillingRuntime({
     db, kafka, registry, producer, logger: runLogger, groupId, clock: () => Date.parse('2026-01-20T12:00:00Z'),
     // Tuning knobs for experiments; the defaults are the service's.
-    maxPendingPerPartition: num('BENCH_MAX_PENDING'), maxBatchFacts: num('BENCH_MAX_FACTS'), maxInFlight: num('BENCH_IN_FLIGHT')
+    maxPendingPerPartition: num('BENCH_MAX_PENDING'), maxBatchFacts: num('BENCH_MAX_FACTS'), maxInFlight: num('BENCH_IN_FLIGHT'),
+    fetchMaxWaitMs: num('BENCH_FETCH_WAIT_MS'), fetchMaxBytesPerPartition: num('BENCH_FETCH_BYTES')
   })
+  // BENCH_HEAP_PROFILE=1: a sampling profile of what the worker allocates (collected objects
+  // included: allocation rate, not what is live), written at stop to /tmp/billing-bench-prof.
+  const heapProfile = process.env.BENCH_HEAP_PROFILE === '1' ? await startAllocationProfile() : undefined
   process.send?.({ ready: true })
-  // 'cpu': the process's CPU time so far (user + system, µs), for CPU per event between two asks.
+  // 'cpu': the process's CPU time so far (user + system, µs) and statements sent, for per-event figures between two asks.
   await new Promise<void>((resolve) => process.on('message', (m) => {
-    if (m === 'cpu') { const u = process.cpuUsage(); process.send?.({ cpuUs: u.user + u.system }) }
+    if (m === 'cpu') { const u = process.cpuUsage(); process.send?.({ cpuUs: u.user + u.system, queries }) }
     if (m === 'stop') resolve()
   }))
+  await heapProfile?.()
   await runtime.stop()
   await producer.disconnect()
-  await db.destroy()
+  await pool.destroy()
   process.send?.({ maxRssKb: process.resourceUsage().maxRSS })
+}
+
+/** Starts V8's sampling heap profiler counting collected objects too; the returned function writes the profile. */
+async function startAllocationProfile (): Promise<() => Promise<void>> {
+  const { Session } = await import('node:inspector/promises')
+  const { mkdirSync, writeFileSync } = await import('node:fs')
+  const session = new Session()
+  session.connect()
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 32_768, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true })
+  return async () => {
+    const { profile } = await session.post('HeapProfiler.stopSampling')
+    mkdirSync('/tmp/billing-bench-prof', { recursive: true })
+    writeFileSync(`/tmp/billing-bench-prof/alloc-${process.pid}.heapprofile`, JSON.stringify(profile))
+    session.disconnect()
+  }
 }

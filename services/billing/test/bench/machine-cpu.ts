@@ -1,0 +1,80 @@
+/**
+ * Where the machine's CPU goes during a bench phase (Linux /proc): CPU time of every process
+ * between two snapshots, grouped into the bench's roles (the pricing worker(s), Postgres, the
+ * Kafka broker, the bench process that publishes), plus everything else on the machine and the
+ * machine's idle time. Processes that exit between the snapshots are not counted.
+ */
+import { readdirSync, readFileSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 on Linux everywhere that matters). */
+const HZ = 100
+
+export interface CpuSnapshot {
+  at: number
+  /** Machine-wide jiffies from /proc/stat. */
+  busy: number
+  idle: number
+  /** pid → [name, user + system ticks of all its threads]. */
+  procs: Map<number, [string, number]>
+}
+
+function read (path: string): string | undefined {
+  try { return readFileSync(path, 'utf8') } catch { return undefined }
+}
+
+/** A snapshot of every process's CPU time (empty where /proc is not there). */
+export function cpuSnapshot (): CpuSnapshot {
+  const procs = new Map<number, [string, number]>()
+  let busy = 0
+  let idle = 0
+  const stat = read('/proc/stat')?.split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number)
+  if (stat !== undefined) {
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    idle = (stat[3] ?? 0) + (stat[4] ?? 0)
+    busy = (stat[0] ?? 0) + (stat[1] ?? 0) + (stat[2] ?? 0) + (stat[5] ?? 0) + (stat[6] ?? 0) + (stat[7] ?? 0)
+  }
+  let pids: string[] = []
+  try { pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)) } catch {}
+  for (const d of pids) {
+    const s = read(`/proc/${d}/stat`)
+    if (s === undefined) continue
+    const close = s.lastIndexOf(')')
+    const rest = s.slice(close + 2).split(' ')
+    let name = s.slice(s.indexOf('(') + 1, close)
+    if (name === 'java') name = (read(`/proc/${d}/cmdline`) ?? '').includes('kafka.Kafka') ? 'kafka' : 'java'
+    if (name.startsWith('postgres')) name = 'postgres'
+    procs.set(Number(d), [name, Number(rest[11]) + Number(rest[12])])
+  }
+  return { at: performance.now(), busy, idle, procs }
+}
+
+/**
+ * CPU between two snapshots, as lines to print: each role's core-seconds, share of the machine
+ * and µs per event. `roles` names pids (the worker processes, the bench process); processes
+ * named postgres and the Kafka broker's JVM are grouped by name; the rest is "other".
+ */
+export function cpuReport (a: CpuSnapshot, b: CpuSnapshot, roles: Record<string, readonly number[]>, events: number): string[] {
+  const seconds = (b.at - a.at) / 1000
+  const cores = availableParallelism()
+  const byRole = new Map<string, number>()
+  const other = new Map<string, number>()
+  const roleOf = new Map<number, string>()
+  for (const [role, pids] of Object.entries(roles)) for (const p of pids) roleOf.set(p, role)
+  for (const [pid, [name, ticks]] of b.procs) {
+    const d = ticks - (a.procs.get(pid)?.[1] ?? 0)
+    if (d <= 0) continue
+    const role = roleOf.get(pid) ?? (name === 'postgres' || name === 'kafka' ? name : undefined)
+    if (role !== undefined) byRole.set(role, (byRole.get(role) ?? 0) + d)
+    else other.set(name, (other.get(name) ?? 0) + d)
+  }
+  const busy = b.busy - a.busy
+  const total = busy + b.idle - a.idle
+  const fmt = (ticks: number): string => `${(ticks / HZ).toFixed(1)} core-s, ${(ticks / HZ / seconds * 100).toFixed(0)} % of a core, ${(ticks / HZ * 1e6 / events).toFixed(1)} µs/event`
+  const lines = [`machine: ${cores} cores over ${seconds.toFixed(1)} s, busy ${total > 0 ? (busy / total * 100).toFixed(0) : '?'} % (${(busy / HZ).toFixed(1)} core-s)`]
+  for (const role of [...Object.keys(roles), 'postgres', 'kafka']) lines.push(`  ${role}: ${fmt(byRole.get(role) ?? 0)}`)
+  const others = [...other].sort((x, y) => y[1] - x[1])
+  const otherTicks = others.reduce((n, [, t]) => n + t, 0)
+  lines.push(`  everything else: ${fmt(otherTicks)} (${others.slice(0, 4).map(([n, t]) => `${n} ${(t / HZ).toFixed(1)}`).join(', ')})`)
+  return lines
+}

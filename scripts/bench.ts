@@ -5,7 +5,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -27,6 +27,8 @@ if (name === undefined || !names.includes(name)) {
 process.env.KAFKA_LOCAL_JVM_OPTS ??= '-XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 -XX:+ExplicitGCInvokesConcurrent'
 const kafkaHome = mkdtempSync(join(tmpdir(), 'coexist-bench-kafka-'))
 const [pgs, kafka] = await Promise.all([ensurePostgres(), ensureKafka({ port: Number(process.env.COEXIST_BENCH_KAFKA_PORT ?? await freePortPair(29092)), home: kafkaHome })])
+/** Written by infra/kafka/kafka-local.sh when it starts the broker in `kafkaHome`. */
+const kafkaPidFile = join(kafkaHome, 'kafka.pid')
 const dbName = `coexist_bench_${randomBytes(3).toString('hex')}`
 const admin = async (q: string): Promise<void> => {
   const c = new pg.Client({ connectionString: pgs.value }); await c.connect()
@@ -40,7 +42,15 @@ try {
   const r = spawnSync(process.execPath, ['--expose-gc', join(dir, `${name}.bench.ts`), ...process.argv.slice(3)], {
     cwd: root,
     stdio: 'inherit',
-    env: { ...process.env, DATABASE_URL: url.toString(), COEXIST_TEST_PG_URL: pgs.value, KAFKA_BROKERS: kafka.value.join(','), LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent' }
+    env: {
+      ...process.env,
+      DATABASE_URL: url.toString(),
+      COEXIST_TEST_PG_URL: pgs.value,
+      KAFKA_BROKERS: kafka.value.join(','),
+      // The local broker's process, when this run started one: benchmarks can read its CPU time.
+      ...(existsSync(kafkaPidFile) ? { COEXIST_BENCH_KAFKA_PID: readFileSync(kafkaPidFile, 'utf8').trim() } : {}),
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'silent'
+    }
   })
   status = r.status ?? 1
 } finally {

@@ -10,13 +10,14 @@
  * infra/docker/ingress.Dockerfile (heap sized for a 256 MB container, two malloc arenas); a short
  * run with Node's and glibc's defaults prints that RSS too.
  *
- * Environment (set by scripts/bench.ts): KAFKA_BROKERS. Optional: BENCH_SECONDS (per run, 15),
- * BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process),
+ * Environment (set by scripts/bench.ts): KAFKA_BROKERS, and COEXIST_BENCH_KAFKA_PID when it started the
+ * broker (its CPU per webhook is printed: it shares the cores with ingress). Optional: BENCH_SECONDS (per run, 15),
+ * BENCH_WARMUP_SECONDS (3), BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process),
  * BENCH_PACED_RATE (requests/s of the open-loop latency run; default half the measured maximum).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -33,11 +34,29 @@ const MALLOC_ARENA_MAX = image.env.MALLOC_ARENA_MAX ?? ''
 /** Extra Node flags for the measured ingress process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
 const EXTRA_FLAGS = (process.env.BENCH_INGRESS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15)
+/** Full-load warm-up of ingress (and with it the broker) before its measured runs. */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100)
 const APP_ID = '100000000000001'
 const APP_SECRET = randomBytes(16).toString('hex')
 const BODIES = 2000
 const brokers = (process.env.KAFKA_BROKERS ?? '127.0.0.1:9092').split(',')
+const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
+/**
+ * The broker's CPU time so far, ms, in all and in its JIT compiler threads (a fresh JVM compiles
+ * Kafka's hot paths for a minute or more, on the cores ingress uses); NaN when the bench did not start it.
+ */
+function brokerCpuMs (): { all: number, jit: number } {
+  if (!Number.isInteger(brokerPid)) return { all: NaN, jit: NaN }
+  let jit = 0
+  for (const tid of readdirSync(`/proc/${brokerPid}/task`)) {
+    try {
+      // HotSpot names them `C1 CompilerThread0`, `C2 CompilerThread1`, ... (comm keeps 15 characters).
+      if (/^C[12] CompilerThre/.test(readFileSync(`/proc/${brokerPid}/task/${tid}/comm`, 'utf8'))) jit += cpuMs(brokerPid, tid)
+    } catch {} // a thread that ended meanwhile
+  }
+  return { all: cpuMs(brokerPid), jit }
+}
 const say = (line: string): void => { process.stdout.write(line + '\n') }
 
 const freePort = (): Promise<number> => new Promise((resolve) => {
@@ -74,9 +93,9 @@ function peakRssMiB (pid: number): number {
   return m === null ? NaN : Number(m[1]) / 1024
 }
 
-/** CPU time a process has used so far (user + system), in ms (Linux clock ticks of 10 ms). */
-function cpuMs (pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
+/** CPU time a process (or one of its threads) has used so far (user + system), in ms (Linux clock ticks of 10 ms). */
+function cpuMs (pid: number, tid?: string): number {
+  const fields = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
   return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
@@ -140,13 +159,19 @@ const ingressUrl = `http://127.0.0.1:${ingressPort}`
 let exitCode = 0
 try {
   await waitFor(`${ingressUrl}/health/ready`, ingress)
-  const warm = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: 3 })
+  const warm = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: WARMUP_SECONDS })
   const cpu0 = cpuMs(ingress.pid ?? 0)
+  const broker0 = brokerCpuMs()
   const ingressMax = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: SECONDS })
   const ingressCpu = cpuMs(ingress.pid ?? 0) - cpu0
+  const broker1 = brokerCpuMs()
   // BENCH_PACED_RATE: the open-loop run at a fixed rate instead (to compare latency across changes of the maximum).
   const halfRate = process.env.BENCH_PACED_RATE !== undefined ? Number(process.env.BENCH_PACED_RATE) : Math.max(1, Math.round(ingressMax.requestsPerSec / 2))
+  const cpuHalf0 = cpuMs(ingress.pid ?? 0)
+  const brokerHalf0 = brokerCpuMs()
   const ingressHalf = await runPaced({ url: ingressUrl, path, requests, rate: halfRate, durationSec: SECONDS })
+  const ingressCpuHalf = cpuMs(ingress.pid ?? 0) - cpuHalf0
+  const brokerHalf1 = brokerCpuMs()
   const rss = peakRssMiB(ingress.pid ?? 0)
   await stop(ingress)
   // What Kafka holds: one raw record per 200 answered (autocannon does not count the requests
@@ -177,7 +202,9 @@ try {
   say(`ingress peak RSS: ${fmt(rss, 1)} MiB (as its image runs it: node ${INGRESS_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX})`)
   say(`ingress peak RSS with Node's and glibc's defaults: ${fmt(rssDefaults, 1)} MiB`)
   say(`bare fastify CPU per request: ${fmt(1000 * bareCpu / bareMax.total)} us`)
-  say(`ingress CPU per request: ${fmt(1000 * ingressCpu / ingressMax.total)} us`)
+  say(`ingress CPU per request: ${fmt(1000 * ingressCpu / ingressMax.total)} us (at half load ${fmt(1000 * ingressCpuHalf / ingressHalf.total)} us)`)
+  const perWebhook = (a: number, b: number, r: LoadResult): string => fmt(1000 * (b - a) / r.total)
+  say(`kafka broker CPU per webhook: ${perWebhook(broker0.all, broker1.all, ingressMax)} us, of which JIT compiler threads ${perWebhook(broker0.jit, broker1.jit, ingressMax)} us (at half load ${perWebhook(brokerHalf0.all, brokerHalf1.all, ingressHalf)} / ${perWebhook(brokerHalf0.jit, brokerHalf1.jit, ingressHalf)} us)`)
   say(`ingress 2xx answers: ${answered200}`)
   say(`kafka records: ${Object.entries(onKafka).map(([k, v]) => `${k} ${v}`).join(', ')}`)
 } catch (err) {

@@ -123,6 +123,8 @@ interface Metrics {
   lanes: Gauge
   claim: Histogram
   graph: Histogram
+  statements: Counter<'kind'>
+  slots: Gauge<'what'>
 }
 
 function createMetrics (registry: Registry | undefined): Metrics | undefined {
@@ -135,7 +137,9 @@ function createMetrics (registry: Registry | undefined): Metrics | undefined {
     queued: reuse('coexist_outbound_queued', () => new Gauge({ name: 'coexist_outbound_queued', help: 'Requests held by the worker (waiting, in flight, being recorded)', registers: [registry] })),
     lanes: reuse('coexist_outbound_lanes', () => new Gauge({ name: 'coexist_outbound_lanes', help: 'Numbers with a lane in this worker', registers: [registry] })),
     claim: reuse('coexist_outbound_claim_seconds', () => new Histogram({ name: 'coexist_outbound_claim_seconds', help: 'Claim transactions (accepted → sending), from start to commit', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] })),
-    graph: reuse('coexist_outbound_graph_seconds', () => new Histogram({ name: 'coexist_outbound_graph_seconds', help: 'Cloud API send calls, dispatch to answer', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] }))
+    graph: reuse('coexist_outbound_graph_seconds', () => new Histogram({ name: 'coexist_outbound_graph_seconds', help: 'Cloud API send calls, dispatch to answer', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })),
+    slots: reuse('coexist_outbound_slots', () => new Gauge({ name: 'coexist_outbound_slots', help: 'In-flight slots: reserved (claims and sends), sends in flight, lanes waiting for one', labelNames: ['what'], registers: [registry] })),
+    statements: reuse('coexist_outbound_db_statements_total', () => new Counter({ name: 'coexist_outbound_db_statements_total', help: 'Postgres statements the send worker issued, by kind (claim counts BEGIN and COMMIT)', labelNames: ['kind'], registers: [registry] }))
   }
 }
 
@@ -209,6 +213,7 @@ export class SendWorker {
   #parking = 0
   readonly #metrics: Metrics | undefined
   readonly #sweeper: NodeJS.Timeout
+  #slotGauges: NodeJS.Timeout | undefined
   #killed = false
   #draining = false
   /** Requests read back from Postgres and finished by this worker, the latest 20,000 (≈ 2 MB). */
@@ -238,14 +243,24 @@ export class SendWorker {
     const lingerMs = opts.batchLingerMs ?? 10
     this.#claims = new MicroBatcher((jobs) => this.#runClaims(jobs), { maxBatch: 2000, concurrency: 2, lingerMs })
     this.#outcomes = new MicroBatcher(async (outs) => {
+      this.#counted('outcome')
       const applied = await recordOutcomes(this.#o.db, outs)
       return outs.map((o) => applied.has(o.id))
     }, { maxBatch: 2000, concurrency: 2, lingerMs })
-    this.#parks = new MicroBatcher<ParkMarker, void>(async (markers) => { await parkNumbers(this.#o.db, markers); return markers.map(() => undefined) }, { maxBatch: 500, concurrency: 1, lingerMs })
-    this.#loads = new MicroBatcher<LoadJob, LoadedRequest[]>((jobs) => loadAcceptedAfter(this.#o.db, jobs), { maxBatch: 500, concurrency: 2, lingerMs })
-    this.#unparks = new MicroBatcher<{ phoneNumberId: string, token: string }, void>(async (markers) => { await unparkNumbers(this.#o.db, markers); return markers.map(() => undefined) }, { maxBatch: 500, concurrency: 1, lingerMs })
+    this.#parks = new MicroBatcher<ParkMarker, void>(async (markers) => { this.#counted('park'); await parkNumbers(this.#o.db, markers); return markers.map(() => undefined) }, { maxBatch: 500, concurrency: 1, lingerMs })
+    this.#loads = new MicroBatcher<LoadJob, LoadedRequest[]>((jobs) => { this.#counted('load'); return loadAcceptedAfter(this.#o.db, jobs) }, { maxBatch: 500, concurrency: 2, lingerMs })
+    this.#unparks = new MicroBatcher<{ phoneNumberId: string, token: string }, void>(async (markers) => { this.#counted('unpark'); await unparkNumbers(this.#o.db, markers); return markers.map(() => undefined) }, { maxBatch: 500, concurrency: 1, lingerMs })
     this.#sweeper = setInterval(() => { this.#sweep() }, 5000)
     this.#sweeper.unref()
+    if (this.#metrics !== undefined) {
+      const slots = this.#metrics.slots
+      this.#slotGauges = setInterval(() => {
+        slots.set({ what: 'reserved' }, this.#reserved)
+        slots.set({ what: 'in_flight' }, this.#inflight)
+        slots.set({ what: 'lanes_waiting' }, this.#slotWaiters.size)
+      }, 250)
+      this.#slotGauges.unref()
+    }
   }
 
   /**
@@ -333,7 +348,7 @@ export class SendWorker {
       for (const item of lane.waiting()) { lane.remove(item); this.#metrics?.queued.dec(); item.finish(false) }
     }
     if (added.length === 0 || this.#killed || this.#draining) return
-    const rows = await this.#retrying(() => parkedOn(this.#o.db, added), 'parked')
+    const rows = await this.#retrying(() => { this.#counted('assignment'); return parkedOn(this.#o.db, added) }, 'parked')
     for (const row of rows ?? []) {
       if (!this.#owned.has(row.partition)) continue
       const lane = this.#lane(row.phoneNumberId)
@@ -395,7 +410,7 @@ export class SendWorker {
         added++
       }
       if (loaded.length < want) {
-        const rest = await this.#retrying(() => loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want - added), lane.phoneNumberId)
+        const rest = await this.#retrying(() => { this.#counted('load'); return loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want - added) }, lane.phoneNumberId)
         if (rest === undefined || signal.aborted || !lane.parked) return
         for (const { request, json } of rest) {
           if (lane.ids.has(request.requestId)) continue
@@ -461,6 +476,7 @@ export class SendWorker {
       for (const item of lane.waiting()) { lane.remove(item); this.#metrics?.queued.dec(); item.finish(false) }
     }
     clearInterval(this.#sweeper)
+    clearInterval(this.#slotGauges)
   }
 
   /**
@@ -471,6 +487,7 @@ export class SendWorker {
   kill (): void {
     this.#killed = true
     clearInterval(this.#sweeper)
+    clearInterval(this.#slotGauges)
     for (const lane of this.#lanes.values()) {
       this.#clearTimer(lane)
       // Everything still held, in flight included, is given back unfinished: its offset is not
@@ -650,6 +667,11 @@ export class SendWorker {
       if (this.#killed) return
       this.#onFailed(lane, item, err)
     })
+  }
+
+  /** Counts Postgres statements issued (metric `coexist_outbound_db_statements_total`). */
+  #counted (kind: 'claim' | 'outcome' | 'load' | 'park' | 'unpark' | 'assignment' | 'unclaimed' | 'unsent', n = 1): void {
+    this.#metrics?.statements.inc({ kind }, n)
   }
 
   get #maxInFlight (): number { return this.#o.maxInFlight ?? 1024 }
@@ -866,7 +888,7 @@ export class SendWorker {
     for (const item of lane.waiting()) {
       item.phase = 'settling'
       void (async () => {
-        const applied = await this.#retrying(() => finishUnsent(this.#o.db, item.id, 'dead_lettered', reason, `the number cannot send (${info?.status ?? 'unknown number'})`), item.id)
+        const applied = await this.#retrying(() => { this.#counted('unsent'); return finishUnsent(this.#o.db, item.id, 'dead_lettered', reason, `the number cannot send (${info?.status ?? 'unknown number'})`) }, item.id)
         if (applied === undefined) return
         if (applied) {
           await this.#publishOutcome(item, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason, detail: `phone number ${lane.phoneNumberId}: ${info?.status ?? 'not found'}` } })
@@ -899,7 +921,7 @@ export class SendWorker {
    * or unknown (dead-letter the record).
    */
   async #resolveUnclaimed (lane: Lane, items: LaneItem[]): Promise<void> {
-    const rows = await this.#retrying(() => getMessages(this.#o.db, items.map((i) => i.id)), items[0]?.id ?? '')
+    const rows = await this.#retrying(() => { this.#counted('unclaimed'); return getMessages(this.#o.db, items.map((i) => i.id)) }, items[0]?.id ?? '')
     if (rows === undefined) return
     const byId = new Map(rows.map((r) => [r.id, r]))
     for (const item of items) {
@@ -927,7 +949,7 @@ export class SendWorker {
         // Another worker may still be sending it (a rebalance, not a crash): give it the grace
         // period to record its outcome before deciding.
         const resend = this.#policy.onAbandoned === 'resend'
-        const settled = await this.#retrying(() => settleAbandoned(this.#o.db, row.id, row.attempts, resend ? 'accepted' : 'unknown', this.#policy.abandonedGraceMs), row.id)
+        const settled = await this.#retrying(() => { this.#counted('unclaimed'); return settleAbandoned(this.#o.db, row.id, row.attempts, resend ? 'accepted' : 'unknown', this.#policy.abandonedGraceMs) }, row.id)
         if (settled === undefined) return
         if (resend || !settled) {
           const age = Date.now() - new Date(row.sending_at ?? Date.now()).getTime()
@@ -963,7 +985,7 @@ export class SendWorker {
 
   /** A record that cannot be a request: dead-letter it (and its row, if any). */
   async #deadLetterUnsent (req: OutboundRequest, reason: string, detail: string): Promise<void> {
-    await this.#retrying(() => finishUnsent(this.#o.db, req.requestId, 'dead_lettered', reason, detail), req.requestId)
+    await this.#retrying(() => { this.#counted('unsent'); return finishUnsent(this.#o.db, req.requestId, 'dead_lettered', reason, detail) }, req.requestId)
     await this.#publishOutcome({ request: req }, { status: OutboundStatus.FAILED, attempts: 0, deadLetter: { reason, detail } })
   }
 
@@ -993,6 +1015,7 @@ export class SendWorker {
   async #runClaims (jobs: ClaimJob[]): Promise<void[]> {
     const ids = jobs.flatMap((j) => j.ids)
     const end = this.#metrics?.claim.startTimer()
+    this.#counted('claim', 3) // BEGIN, the claim, COMMIT
     await this.#o.db.transaction().execute(async (trx) => {
       const claimed = await claimForSending(trx, ids)
       if (this.#killed) throw OutErrors.OUT_NOT_DURABLE.create({ message: 'worker killed: claim rolled back' })
@@ -1002,7 +1025,7 @@ export class SendWorker {
         for (const id of job.ids) { const a = claimed.get(id); if (a !== undefined) mine.set(id, a) }
         try { undo.push(...job.onClaimed(mine)) } catch (err) { this.#log.error({ err }, 'dispatch failed') }
       }
-      if (undo.length > 0) await undoClaims(trx, undo)
+      if (undo.length > 0) { this.#counted('claim'); await undoClaims(trx, undo) }
     })
     end?.()
     return jobs.map(() => undefined)

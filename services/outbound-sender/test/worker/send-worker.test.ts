@@ -10,6 +10,7 @@ import {
 import type { RunningSimulator } from '@coexist/meta-simulator'
 import type { SendMessageResponse } from '@coexist/meta'
 import type { Teardown } from '@coexist/testkit'
+import { Registry } from '@coexist/http'
 
 interface Harness {
   worker: SendWorker
@@ -68,6 +69,22 @@ t.test('sends in order with the wamid Meta returns; one result each', async (t) 
   const row = await tdb.db.selectFrom('outbound_messages').select(['wamid', 'attempts']).where('id', '=', records[0]!.requestId).executeTakeFirstOrThrow()
   t.equal(row.wamid, accepted[0]!.wamid)
   t.equal(row.attempts, 1)
+})
+
+t.test('metrics: Postgres statements by kind (BEGIN and COMMIT with each claim), in-flight slots', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim)
+  const records = await acceptDirect(tdb.db, n.tenantId, [1, 2, 3, 4].map(() => templateTo(n.phoneNumberId, phone())))
+  const metrics = new Registry()
+  const h = harness(t, tdb, sim, { metrics })
+  t.ok((await h.feed(records)).every((s) => s.status === 'fulfilled'))
+  const counts = Object.fromEntries((await metrics.getSingleMetric('coexist_outbound_db_statements_total')!.get()).values.map((v) => [v.labels.kind, v.value]))
+  t.ok(counts.claim >= 3 && counts.claim % 3 === 0, `claims: BEGIN, UPDATE, COMMIT each (${counts.claim})`)
+  t.ok(counts.outcome >= 1 && counts.outcome <= 4, `outcomes in batches (${counts.outcome})`)
+  await new Promise((resolve) => setTimeout(resolve, 300)) // the slot gauges are refreshed every 250 ms
+  const slots = Object.fromEntries((await metrics.getSingleMetric('coexist_outbound_slots')!.get()).values.map((v) => [v.labels.what, v.value]))
+  t.same(slots, { reserved: 0, in_flight: 0, lanes_waiting: 0 }, 'in-flight slot gauges: all free once every record is finished')
 })
 
 t.test('5xx answers and connection resets are retried; the message arrives once', async (t) => {

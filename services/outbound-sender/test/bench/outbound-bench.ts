@@ -5,21 +5,25 @@
  *    the API beforehand; then the worker (the real service process, `OUTBOUND_ROLES=worker`,
  *    heap sized for a 256 MB container) sends it all. Per limit class: achieved rate / limit,
  *    the highest count in any one-second window at the simulator / limit, 130429s received.
- *    Totals: sends/s, sends per CPU-second of the worker process, its peak RSS.
+ *    Totals: sends/s, sends per CPU-second of the worker process, its peak RSS, the Postgres
+ *    statements it issued per send, the mean claim and Cloud API call times, and the CPU of the
+ *    machine's processes meanwhile (worker, this process's simulator, Postgres, the broker).
  * 2. Neighbour: unloaded 80-MPS numbers get a trickle of messages (6,400 per case by default);
  *    p99 queueing delay (202 → arrival at Meta) alone, then with a 10,000-message backlog on a
  *    5-MPS neighbour in the same (single) partition. Ratio of the two.
  *
  * Prints figures, asserts nothing. Sizes: BENCH_SECONDS (backlog per number, in seconds of its
  * limit; default 20), BENCH_NEIGHBOUR_BACKLOG (default 10000). BENCH_VERBOSE=1 also prints the
- * worker's memory, sends per second of one number per class, and Postgres's statistics during the
- * worker's run (transactions, rows read per table and index); BENCH_EXPLAIN_MS=n makes Postgres
+ * worker's memory and GC, sends per second of one number per class, Postgres's statistics during
+ * the worker's run (transactions, rows read per table and index), and its in-flight slots and
+ * event-loop delay read every 0.5 s (the reads cost the worker some CPU and memory: compare
+ * verbose runs with verbose runs); BENCH_EXPLAIN_MS=n makes Postgres
  * log the plan of every statement of the worker slower than n ms (auto_explain, on this run's
  * database only) to its server log.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
@@ -160,6 +164,34 @@ function procStats (pid: number): { cpuSeconds: number, peakRssMb: number, rssMb
   return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 }
 }
 
+/**
+ * CPU seconds of every process of the machine, with its name (`comm`: postgres, java, node…), by
+ * pid: where the machine's two cores go during the worker's run.
+ */
+function machineCpu (): Map<number, { comm: string, cpuSeconds: number }> {
+  const out = new Map<number, { comm: string, cpuSeconds: number }>()
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(Number(d), { comm, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 })
+    } catch { /* gone meanwhile */ }
+  }
+  return out
+}
+
+/** CPU seconds spent between two {@link machineCpu} looks, summed by `group` (a process that started meanwhile counts whole). */
+function cpuBetween (a: ReturnType<typeof machineCpu>, b: ReturnType<typeof machineCpu>, group: (pid: number, comm: string) => string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const [pid, p] of b) {
+    const name = group(pid, p.comm)
+    out.set(name, (out.get(name) ?? 0) + p.cpuSeconds - (a.get(pid)?.cpuSeconds ?? 0))
+  }
+  return out
+}
+
 /** A quantile (upper bucket bound, ms) of a Prometheus histogram in exposition text. */
 function histogramQuantile (text: string, name: string, q: number): string {
   const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map((m) => [m[1] === "+Inf" ? Infinity : Number(m[1]), Number(m[2])] as const)
@@ -236,11 +268,13 @@ if (process.env.BENCH_EXPLAIN_MS !== undefined) {
 }
 const worker = await startService(prefix1, 'worker')
 const cpu0 = procStats(worker.proc.pid as number).cpuSeconds
+const machine0 = machineCpu()
 const simCpu0 = process.cpuUsage()
 let peakRss = 0
 t0 = performance.now()
 const deadline = Date.now() + 150_000
 let polled = sinceSeq
+const slotLooks: Array<{ reserved: number, inFlight: number, waiting: number, lagP99: number, lagMax: number }> = []
 let sent = 0
 for (;;) {
   const s = procStats(worker.proc.pid as number)
@@ -250,14 +284,26 @@ for (;;) {
   sent += r.accepted.length
   polled = r.lastSeq
   if (sent >= total || Date.now() > deadline) break
+  if (process.env.BENCH_VERBOSE === '1' && sent > 0) {
+    // The worker's in-flight slots (gauges it refreshes every 250 ms): is the cap what waits?
+    const text = await (await fetch(`${worker.base}/metrics`)).text()
+    const slot = (what: string): number => Number(new RegExp(`^coexist_outbound_slots\\{what="${what}"\\} ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN)
+    const lag = (q: string): number => Number(new RegExp(`^nodejs_eventloop_lag_${q}_seconds ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000
+    slotLooks.push({ reserved: slot('reserved'), inFlight: slot('in_flight'), waiting: slot('lanes_waiting'), lagP99: lag('p99'), lagMax: lag('max') })
+  }
   await sleep(500)
 }
 const metricsText = await (await fetch(`${worker.base}/metrics`)).text()
 const gauge = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(metricsText)?.[1] ?? NaN)
 if (process.env.BENCH_VERBOSE === '1') {
+  // GC of the worker's process (prom-client's default metrics).
+  const gc = [...metricsText.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} ([0-9.e+]+)/gm)].map((m) => `${m[2]} ${m[1]} ${Number(m[3]).toFixed(m[1] === 'sum' ? 2 : 0)}`)
+  console.log(`worker GC since it started (s, count): ${gc.join(', ')}`)
   console.log(`worker at the end: heap used ${(gauge('nodejs_heap_size_used_bytes') / 1e6).toFixed(0)} MB, heap total ${(gauge('nodejs_heap_size_total_bytes') / 1e6).toFixed(0)} MB, external ${(gauge('nodejs_external_memory_bytes') / 1e6).toFixed(0)} MB, rss ${(gauge('process_resident_memory_bytes') / 1e6).toFixed(0)} MB`)
 }
 const cpu1 = procStats(worker.proc.pid as number)
+const machine1 = machineCpu()
+const machine1Ms = performance.now()
 const simCpu = process.cpuUsage(simCpu0)
 peakRss = Math.max(peakRss, cpu1.peakRssMb)
 await worker.stop()
@@ -267,6 +313,11 @@ if (process.env.BENCH_VERBOSE === '1') {
   console.log(`Postgres meanwhile: ${[...db1].map(([k, v]) => [k, v - (db0.get(k) ?? 0)] as const).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`)
 }
 
+if (slotLooks.length > 0) {
+  const mean = (f: (l: typeof slotLooks[number]) => number): string => (slotLooks.reduce((s, l) => s + f(l), 0) / slotLooks.length).toFixed(0)
+  const cap = Number(process.env.OUTBOUND_MAX_IN_FLIGHT ?? 1024)
+  console.log(`worker in-flight slots while sending (${slotLooks.length} looks): reserved ${mean((l) => l.reserved)} of ${cap} on average (all taken in ${Math.round(100 * slotLooks.filter((l) => l.reserved >= cap).length / slotLooks.length)} % of looks), sends in flight ${mean((l) => l.inFlight)}, lanes waiting for a slot ${mean((l) => l.waiting)}; event loop delay per look (each since the last): p99 ${mean((l) => l.lagP99)} ms on average, max ${Math.max(...slotLooks.map((l) => l.lagMax)).toFixed(0)} ms`)
+}
 const report = sim.control.sends({ since: sinceSeq, withoutBodies: true })
 const byNumber = new Map<string, number[]>()
 for (const a of report.accepted as Array<{ phoneNumberId: string, at: number }>) { const l = byNumber.get(a.phoneNumberId) ?? []; l.push(a.at); byNumber.set(a.phoneNumberId, l) }
@@ -301,9 +352,21 @@ console.log(`total sends/s ${Math.round(report.accepted.length / sendSeconds)}`)
 console.log(`sends per CPU-second of the worker ${Math.round(report.accepted.length / cpuSeconds)} (${cpuSeconds.toFixed(1)} CPU-s)`)
 console.log(`worker peak RSS ${peakRss.toFixed(0)} MB`)
 for (const [name, what] of [['coexist_outbound_claim_seconds', 'claim transaction'], ['coexist_outbound_graph_seconds', 'Cloud API call']] as const) {
-  console.log(`worker ${what} p50 ${histogramQuantile(metricsText, name, 0.5)} ms, p99 ${histogramQuantile(metricsText, name, 0.99)} ms`)
+  console.log(`worker ${what} p50 ${histogramQuantile(metricsText, name, 0.5)} ms, p99 ${histogramQuantile(metricsText, name, 0.99)} ms, mean ${(1000 * gauge(`${name}_sum`) / gauge(`${name}_count`)).toFixed(1)} ms`)
 }
+// Postgres statements the worker issued (its counter, by kind), per send.
+const statements = [...metricsText.matchAll(/^coexist_outbound_db_statements_total\{kind="([^"]+)"\} ([0-9.e+]+)/gm)].map((m) => [m[1] as string, Number(m[2])] as const)
+const statementCount = statements.reduce((s, [, n]) => s + n, 0)
+console.log(`worker Postgres statements per send ${(statementCount / Math.max(1, report.accepted.length)).toFixed(3)} (${statements.map(([k, n]) => `${k} ${n}`).join(', ')})`)
 console.log(`simulator (this process) CPU-s meanwhile ${((simCpu.user + simCpu.system) / 1e6).toFixed(1)}`)
+{
+  // The machine meanwhile (2 cores): worker, this process (simulator), Postgres, the broker, the rest.
+  const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
+  const byWhat = cpuBetween(machine0, machine1, (pid, comm) => pid === worker.proc.pid ? 'worker' : pid === process.pid ? 'simulator' : comm === 'postgres' ? 'Postgres' : pid === brokerPid ? 'Kafka' : 'other')
+  const seconds = (machine1Ms - t0) / 1000
+  const perSend = (k: string): number => Math.round((byWhat.get(k) ?? 0) * 1e6 / Math.max(1, report.accepted.length))
+  console.log(`machine CPU while sending, cores: ${['worker', 'simulator', 'Postgres', 'Kafka', 'other'].map((k) => `${k} ${((byWhat.get(k) ?? 0) / seconds).toFixed(2)}`).join(', ')}; µs per send: ${['worker', 'simulator', 'Postgres', 'Kafka'].map((k) => `${k} ${perSend(k)}`).join(', ')}`)
+}
 console.log(`other rejections ${report.rejected.filter((r) => r.code !== 130429).length}`)
 }
 

@@ -12,7 +12,7 @@
  *
  * Environment (set by scripts/bench.ts): KAFKA_BROKERS, and COEXIST_BENCH_KAFKA_PID when it started the
  * broker (its CPU per webhook is printed: it shares the cores with ingress). Optional: BENCH_SECONDS (per run, 15),
- * BENCH_WARMUP_SECONDS (3), BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process),
+ * BENCH_WARMUP_SECONDS (30), BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process),
  * BENCH_PACED_RATE (requests/s of the open-loop latency run; default half the measured maximum).
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -34,8 +34,12 @@ const MALLOC_ARENA_MAX = image.env.MALLOC_ARENA_MAX ?? ''
 /** Extra Node flags for the measured ingress process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
 const EXTRA_FLAGS = (process.env.BENCH_INGRESS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15)
-/** Full-load warm-up of ingress (and with it the broker) before its measured runs. */
-const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 3)
+/**
+ * Full-load warm-up of ingress before its measured runs. It warms the broker too: a fresh JVM
+ * spends its first minute or so compiling Kafka's hot paths (C1/C2 threads on the same two cores,
+ * up to half of the broker's CPU in a short run), which a running broker has long done.
+ */
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 30)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 100)
 const APP_ID = '100000000000001'
 const APP_SECRET = randomBytes(16).toString('hex')

@@ -24,6 +24,19 @@ t.test('statuses and users\' messages of a messages change', async (t) => {
   t.match(plain[0], { entryPoint: false })
 })
 
+t.test('a status is priced from the fields billing reads: an odd part it never reads does not dead-letter it', async (t) => {
+  // The whole value's schema rejects this conversation object; billing reads only the status's
+  // id, status, time, recipient and pricing object.
+  const odd = messagesFacts(change(statusWebhook({ wamid: 'wamid.O', status: 'delivered', timestamp: 1751400300, conversation: { id: 7 }, pricing: pricing('utility', 'regular') })))
+  t.match(odd, [{ kind: 'status', wamid: 'wamid.O', status: 'delivered', ts: 1751400300000, pricing: { model: 'PMP', type: 'regular', category: 'utility', billable: true } }])
+  // What it reads is still validated.
+  const noTime = JSON.parse(JSON.stringify(statusWebhook({ wamid: 'wamid.T', status: 'sent' })))
+  delete noTime.entry[0].changes[0].value.statuses[0].timestamp
+  t.throws(() => messagesFacts(change(noTime)), { code: 'BILL_INVALID_RECORD' })
+  const badPricing = statusWebhook({ wamid: 'wamid.P', status: 'sent', pricing: { billable: 'yes', pricing_model: 'PMP', category: 'utility' } })
+  t.throws(() => messagesFacts(change(badPricing)), { code: 'BILL_INVALID_RECORD' })
+})
+
 t.test('echoes: messages sent from the Business App', async (t) => {
   t.same(echoFacts(change(echoWebhook({ wamid: 'wamid.E', to: '+5511988887777', timestamp: 1751400400 }))), [
     { kind: 'echo', wamid: 'wamid.E', phoneNumberId: '620000000000001', wabaId: '310000000000001', recipient: '+5511988887777', ts: 1751400400000 }

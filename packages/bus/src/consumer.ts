@@ -395,25 +395,36 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   /** Runs records through handleBatch; records that do not decode, or a failed batch, run one by one. */
   async function runBatch (w: Work, ms: KafkaMessage[]): Promise<boolean[]> {
     const out: boolean[] = new Array<boolean>(ms.length).fill(false)
-    const records: BusRecord<unknown>[] = []
+    let records: BusRecord<unknown>[] = []
     const at: number[] = []
     const alone: Promise<void>[] = []
     const assigned = assignedAt.get(tpKey(w.topic, w.partition)) ?? Date.now()
-    for (let i = 0; i < ms.length; i++) {
-      const m = ms[i]!
-      const d = decode(w, m)
-      // Not decodable: run() dead-letters it with the issue.
-      if (!d.ok) { alone.push(run(w, m).then((f) => { out[i] = f })); continue }
-      records.push(busRecord(w, m, d.headers, d.value, 1, assigned))
-      at.push(i)
+    // Decoded in a function of its own: this async frame keeps no variable pointing at the last
+    // decoded value while the handler waits.
+    const decodeAll = (): void => {
+      for (let i = 0; i < ms.length; i++) {
+        const m = ms[i]!
+        const d = decode(w, m)
+        // Not decodable: run() dead-letters it with the issue.
+        if (!d.ok) { alone.push(run(w, m).then((f) => { out[i] = f })); continue }
+        records.push(busRecord(w, m, d.headers, d.value, 1, assigned))
+        at.push(i)
+      }
     }
+    decodeAll()
     if (records.length > 0) {
+      const count = records.length
       const started = performance.now()
       try {
-        await w.handler.handleBatch!(records as never)
+        const handled = w.handler.handleBatch!(records as never)
+        // The handler keeps what it needs; the decoded records are not held here while it waits
+        // (a group-commit batch waits for its transaction, and records in flight are most of
+        // what a consumer's heap holds). A retry decodes the kept raw record again.
+        records = []
+        await handled
         if (channels.handle.hasSubscribers) {
           const durationMs = performance.now() - started
-          for (let i = 0; i < records.length; i++) channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs, attempt: 1, outcome: 'ok' })
+          for (let i = 0; i < count; i++) channels.handle.publish({ topic: w.topic, partition: w.partition, groupId, durationMs, attempt: 1, outcome: 'ok' })
         }
         for (const i of at) out[i] = true
       } catch (err) {

@@ -1,4 +1,6 @@
 import diagnostics from 'node:diagnostics_channel'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
 import t from 'tap'
 import { create, toBinary } from '@bufbuild/protobuf'
 import { CoexistError } from '@coexist/errors'
@@ -214,6 +216,39 @@ t.test('ordering none with handleBatch: ready records in one call; a failing bat
   const dead = await readRecords(env.kafka, env.registry.topic('deadletter').name, 1)
   t.equal(decodeHeaders(dead[0]!.headers)[DEAD_LETTER_HEADER.sourceOffset], '7', 'the bad record dead-lettered')
   await until(() => commits.some((c) => Number(c.offset) === total), 5000, 'the commit of everything')
+})
+
+t.test('ordering none with handleBatch: the decoded records are not held while the handler waits', async (t) => {
+  // A group-commit handler keeps what it needs and waits for its transaction: the consumer must
+  // not keep the decoded records alive meanwhile (records in flight are most of its heap).
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const env = await busEnv(t, { only: ['outbound.results', 'deadletter'] })
+  const producer = await producerFor(t, env)
+  const total = 20
+  const refs: WeakRef<object>[] = []
+  const ids = new Set<string>()
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const consumer = consumerFor(t, env, producer, {
+    handlers: {
+      'outbound.results': {
+        ordering: 'none',
+        maxConcurrency: 64,
+        handle: () => {},
+        handleBatch: (records) => {
+          for (const r of records) { refs.push(new WeakRef(r), new WeakRef(r.value)); ids.add(r.value.requestId) }
+          return gate
+        }
+      }
+    }
+  })
+  for (let i = 0; i < total; i++) await producer.publish('outbound.results', { key: 'pn-hot', value: { requestId: `r-${i}`, phoneNumberId: 'pn-hot' } })
+  await consumer.start()
+  await until(() => ids.size === total, 15_000, 'every record handed over')
+  for (let i = 0; i < 3; i++) { await new Promise((resolve) => setImmediate(resolve)); gc() }
+  t.equal(refs.filter((r) => r.deref() !== undefined).length, 0, 'no decoded record (or value) is alive while its batch waits')
+  release()
 })
 
 t.test('the commit watermark: after a stop, a restart replays only from the first unfinished record', async (t) => {

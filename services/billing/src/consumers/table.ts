@@ -48,10 +48,16 @@ export function billingHandlers (deps: ConsumerDeps, opts: { concurrency?: numbe
     maxConcurrency: opts.concurrency ?? 300,
     retry: RETRY,
     handle: async (r) => { await submit(deps, factsOf(r)) },
-    handleBatch: async (records) => {
+    // Not an async function: the records are not kept (an async function's frame would hold
+    // them) while the facts wait for their transaction; only the facts are.
+    handleBatch: (records) => {
       const facts: Fact[] = []
-      for (const r of records) for (const f of factsOf(r)) facts.push(f)
-      await submit(deps, facts)
+      try {
+        for (const r of records) for (const f of factsOf(r)) facts.push(f)
+      } catch (err) {
+        return Promise.reject(err)
+      }
+      return submit(deps, facts)
     }
   })
   return {

@@ -22,6 +22,12 @@ import { reevaluateBalances } from './store/balances.ts'
  */
 export const BILLING_PRODUCER = { compressMinBytes: Number.POSITIVE_INFINITY } as const
 
+/**
+ * Records of a partition in flight (fetched, not yet committed). `pnpm bench billing`: 300 → 600
+ * took 13,124 → 15,307 / 15,433 events/s and 62.8 → 57.1 / 56.2 µs of worker CPU per event, peak RSS 233 / 224 MB.
+ */
+const MAX_PENDING_PER_PARTITION = 600
+
 export interface BillingRuntimeDeps {
   db: Db
   kafka: Kafka
@@ -36,7 +42,7 @@ export interface BillingRuntimeDeps {
   fromBeginning?: boolean
   /** Facts per pricing transaction. */
   maxBatchFacts?: number
-  /** Unfinished records per partition before the consumer pauses it. Default 300. */
+  /** Unfinished records per partition before the consumer pauses it. Default 600. */
   maxPendingPerPartition?: number
   /** Pricing transactions running at once. Default 2. */
   maxInFlight?: number
@@ -82,11 +88,14 @@ export async function startBillingRuntime (deps: BillingRuntimeDeps): Promise<Bi
     logger: deps.logger,
     groupId: deps.groupId ?? 'billing',
     fromBeginning: deps.fromBeginning ?? true,
-    handlers: billingHandlers({ batcher }, { concurrency: deps.maxPendingPerPartition ?? 300 }),
+    handlers: billingHandlers({ batcher }, { concurrency: deps.maxPendingPerPartition ?? MAX_PENDING_PER_PARTITION }),
     // Records in flight are what the process's memory holds (each keeps its fetch buffer until
     // its batch commits): enough for full batches across a busy topic's partitions, no more.
-    // Sized for a 256 MB container (about 300 × 12 partitions ≈ 3,600 records per topic).
-    maxPendingPerPartition: deps.maxPendingPerPartition ?? 300,
+    // Sized for a 256 MB container (600 × 12 partitions ≈ 7,200 records per topic): more than
+    // one transaction's worth, so the next records are fetched and decoded while a transaction
+    // runs. 600 fits since the consumer holds only the raw records and their facts while they
+    // wait (not their decoded form).
+    maxPendingPerPartition: deps.maxPendingPerPartition ?? MAX_PENDING_PER_PARTITION,
     maxBytesPerPartition: deps.fetchMaxBytesPerPartition ?? 64 * 1024,
     // When the busy partitions are paused (records in flight at the cap), a fetch holds only the
     // idle ones and the broker keeps it for this long (with every partition paused kafkajs sleeps

@@ -30,3 +30,9 @@ t.test('error responses of a connection are debug lines', async (t) => {
   c.kafkaLogger('Connection').error('Response JoinGroup(key: 11, version: 5)', { error: 'The coordinator is loading' })
   t.equal(c.lines()[0]?.level, 20)
 })
+
+t.test("kafkajs's produce retries are warnings (the bus producer reports the batch that fails for good)", async (t) => {
+  const c = capture()
+  c.kafkaLogger('Producer').error('Failed to send messages: This server is not the leader for that topic-partition', { retryCount: 0, retryTime: 114 })
+  t.equal(c.lines()[0]?.level, 40, 'warn')
+})

@@ -118,6 +118,20 @@ export const adminSection = z.object({
   COEXIST_ADMIN_KEY: z.string({ error: 'is required' }).min(16, 'must be at least 16 characters')
 }).transform((e) => ({ adminKey: e.COEXIST_ADMIN_KEY }))
 
+/**
+ * The sections every service with a database shares (sync, outbound-sender, billing): log,
+ * Postgres, Kafka, the Graph API, token encryption and the admin key. A service adds its HTTP
+ * section (its default port) and its own.
+ */
+export const dataServiceSections = {
+  log: logSection,
+  db: databaseSection,
+  kafka: kafkaSection,
+  meta: metaGraphSection,
+  crypto: cryptoSection,
+  admin: adminSection
+}
+
 type Sections = Record<string, z.ZodType>
 export type ConfigOf<S extends Sections> = { readonly [K in keyof S]: Readonly<z.output<S[K]>> }
 

@@ -4,7 +4,7 @@
  * shutdown. `main.ts` calls it with the parsed environment; the cross-service tests call it with
  * theirs, so the wiring they exercise is the one that runs.
  */
-import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection, type ConfigOf } from '@coexist/config'
+import { dataServiceSections, httpSection, loadConfig, type ConfigOf } from '@coexist/config'
 import { connectBus } from '@coexist/bus'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
@@ -14,12 +14,7 @@ import { BILLING_PRODUCER, startBillingRuntime } from './runtime.ts'
 
 const SECTIONS = {
   http: httpSection(8083),
-  log: logSection,
-  db: databaseSection,
-  kafka: kafkaSection,
-  meta: metaGraphSection,
-  crypto: cryptoSection,
-  admin: adminSection
+  ...dataServiceSections
 }
 
 export type BillingConfig = ConfigOf<typeof SECTIONS>

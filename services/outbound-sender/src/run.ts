@@ -5,7 +5,7 @@
  * environment; the cross-service tests call it with theirs, so the wiring they exercise is the
  * one that runs.
  */
-import { adminSection, cryptoSection, databaseSection, httpSection, kafkaSection, loadConfig, logSection, metaGraphSection, type ConfigOf } from '@coexist/config'
+import { dataServiceSections, httpSection, loadConfig, type ConfigOf } from '@coexist/config'
 import { connectBus } from '@coexist/bus'
 import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { Registry, serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
@@ -17,12 +17,7 @@ import { NumberDirectory } from './worker/number-directory.ts'
 
 const SECTIONS = {
   http: httpSection(8082),
-  log: logSection,
-  db: databaseSection,
-  kafka: kafkaSection,
-  meta: metaGraphSection,
-  crypto: cryptoSection,
-  admin: adminSection,
+  ...dataServiceSections,
   outbound: outboundSection
 }
 

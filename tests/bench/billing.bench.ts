@@ -20,7 +20,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDb, sql } from '@coexist/db'
 import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
-import { cpuReport, cpuSnapshot } from '../../services/billing/test/bench/machine-cpu.ts'
+import { cpuReport, cpuSnapshot } from '../../scripts/lib/machine-cpu.ts'
 import { benchBus, lagPercentiles, publishStatuses, runPricingWorker, seedAccounts } from '../../services/billing/test/bench/pricing-bench.ts'
 
 const STATUSES = Number(process.env.BENCH_STATUSES ?? 1_000_000)

@@ -23,7 +23,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
 import { createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
@@ -31,6 +31,7 @@ import { createApiKey, createDb, createPhoneNumber, createTenant, createTokenCip
 import { createLogger } from '@coexist/logger'
 import { maxCountInWindow, startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
 import { imageRuntime } from '../../../../scripts/lib/image-runtime.ts'
+import { cpuByRole, cpuSnapshot } from '../../../../scripts/lib/machine-cpu.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const NEIGHBOUR_BACKLOG = Number(process.env.BENCH_NEIGHBOUR_BACKLOG ?? 10_000)
@@ -164,34 +165,6 @@ function procStats (pid: number): { cpuSeconds: number, peakRssMb: number, rssMb
   return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 }
 }
 
-/**
- * CPU seconds of every process of the machine, with its name (`comm`: postgres, java, node…), by
- * pid: where the machine's two cores go during the worker's run.
- */
-function machineCpu (): Map<number, { comm: string, cpuSeconds: number }> {
-  const out = new Map<number, { comm: string, cpuSeconds: number }>()
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      out.set(Number(d), { comm, cpuSeconds: (Number(fields[11]) + Number(fields[12])) / 100 })
-    } catch { /* gone meanwhile */ }
-  }
-  return out
-}
-
-/** CPU seconds spent between two {@link machineCpu} looks, summed by `group` (a process that started meanwhile counts whole). */
-function cpuBetween (a: ReturnType<typeof machineCpu>, b: ReturnType<typeof machineCpu>, group: (pid: number, comm: string) => string): Map<string, number> {
-  const out = new Map<string, number>()
-  for (const [pid, p] of b) {
-    const name = group(pid, p.comm)
-    out.set(name, (out.get(name) ?? 0) + p.cpuSeconds - (a.get(pid)?.cpuSeconds ?? 0))
-  }
-  return out
-}
-
 /** A quantile (upper bucket bound, ms) of a Prometheus histogram in exposition text. */
 function histogramQuantile (text: string, name: string, q: number): string {
   const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map((m) => [m[1] === "+Inf" ? Infinity : Number(m[1]), Number(m[2])] as const)
@@ -268,7 +241,7 @@ if (process.env.BENCH_EXPLAIN_MS !== undefined) {
 }
 const worker = await startService(prefix1, 'worker')
 const cpu0 = procStats(worker.proc.pid as number).cpuSeconds
-const machine0 = machineCpu()
+const machine0 = cpuSnapshot()
 const simCpu0 = process.cpuUsage()
 let peakRss = 0
 t0 = performance.now()
@@ -302,7 +275,7 @@ if (process.env.BENCH_VERBOSE === '1') {
   console.log(`worker at the end: heap used ${(gauge('nodejs_heap_size_used_bytes') / 1e6).toFixed(0)} MB, heap total ${(gauge('nodejs_heap_size_total_bytes') / 1e6).toFixed(0)} MB, external ${(gauge('nodejs_external_memory_bytes') / 1e6).toFixed(0)} MB, rss ${(gauge('process_resident_memory_bytes') / 1e6).toFixed(0)} MB`)
 }
 const cpu1 = procStats(worker.proc.pid as number)
-const machine1 = machineCpu()
+const machine1 = cpuSnapshot()
 const machine1Ms = performance.now()
 const simCpu = process.cpuUsage(simCpu0)
 peakRss = Math.max(peakRss, cpu1.peakRssMb)
@@ -361,8 +334,8 @@ console.log(`worker Postgres statements per send ${(statementCount / Math.max(1,
 console.log(`simulator (this process) CPU-s meanwhile ${((simCpu.user + simCpu.system) / 1e6).toFixed(1)}`)
 {
   // The machine meanwhile (2 cores): worker, this process (simulator), Postgres, the broker, the rest.
-  const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
-  const byWhat = cpuBetween(machine0, machine1, (pid, comm) => pid === worker.proc.pid ? 'worker' : pid === process.pid ? 'simulator' : comm === 'postgres' ? 'Postgres' : pid === brokerPid ? 'Kafka' : 'other')
+  const byRole = cpuByRole(machine0, machine1, { worker: [worker.proc.pid ?? -1], simulator: [process.pid] }).byRole
+  const byWhat = new Map([['worker', byRole.get('worker')], ['simulator', byRole.get('simulator')], ['Postgres', byRole.get('postgres')], ['Kafka', byRole.get('kafka')], ['other', byRole.get('other')]])
   const seconds = (machine1Ms - t0) / 1000
   const perSend = (k: string): number => Math.round((byWhat.get(k) ?? 0) * 1e6 / Math.max(1, report.accepted.length))
   console.log(`machine CPU while sending, cores: ${['worker', 'simulator', 'Postgres', 'Kafka', 'other'].map((k) => `${k} ${((byWhat.get(k) ?? 0) / seconds).toFixed(2)}`).join(', ')}; µs per send: ${['worker', 'simulator', 'Postgres', 'Kafka'].map((k) => `${k} ${perSend(k)}`).join(', ')}`)

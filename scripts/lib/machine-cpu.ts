@@ -1,8 +1,8 @@
 /**
- * Where the machine's CPU goes during a bench phase (Linux /proc): CPU time of every process
- * between two snapshots, grouped into the bench's roles (the pricing worker(s), Postgres, the
- * Kafka broker, the bench process that publishes), plus everything else on the machine and the
- * machine's idle time. Processes that exit between the snapshots are not counted.
+ * Where the machine's CPU goes during a bench phase (Linux /proc), for the benches: CPU time of
+ * every process between two snapshots, grouped into the bench's roles (its service processes,
+ * the bench process itself), Postgres, the Kafka broker, and everything else on the machine,
+ * with the machine's idle time. Processes that exit between the snapshots are not counted.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { availableParallelism } from 'node:os'
@@ -50,13 +50,11 @@ export function cpuSnapshot (): CpuSnapshot {
 }
 
 /**
- * CPU between two snapshots, as lines to print: each role's core-seconds, share of the machine
- * and µs per event. `roles` names pids (the worker processes, the bench process); processes
- * named postgres and the Kafka broker's JVM are grouped by name; the rest is "other".
+ * CPU seconds between two snapshots by role: `roles` names pids; processes named postgres and
+ * the Kafka broker's JVM are grouped as `postgres` and `kafka`; the rest is `other` (and by name
+ * in `others`, busiest first).
  */
-export function cpuReport (a: CpuSnapshot, b: CpuSnapshot, roles: Record<string, readonly number[]>, events: number): string[] {
-  const seconds = (b.at - a.at) / 1000
-  const cores = availableParallelism()
+export function cpuByRole (a: CpuSnapshot, b: CpuSnapshot, roles: Record<string, readonly number[]>): { seconds: number, busy: number, total: number, byRole: Map<string, number>, others: Array<[string, number]> } {
   const byRole = new Map<string, number>()
   const other = new Map<string, number>()
   const roleOf = new Map<number, string>()
@@ -65,16 +63,24 @@ export function cpuReport (a: CpuSnapshot, b: CpuSnapshot, roles: Record<string,
     const d = ticks - (a.procs.get(pid)?.[1] ?? 0)
     if (d <= 0) continue
     const role = roleOf.get(pid) ?? (name === 'postgres' || name === 'kafka' ? name : undefined)
-    if (role !== undefined) byRole.set(role, (byRole.get(role) ?? 0) + d)
-    else other.set(name, (other.get(name) ?? 0) + d)
+    if (role !== undefined) byRole.set(role, (byRole.get(role) ?? 0) + d / HZ)
+    else other.set(name, (other.get(name) ?? 0) + d / HZ)
   }
-  const busy = b.busy - a.busy
-  const total = busy + b.idle - a.idle
-  const fmt = (ticks: number): string => `${(ticks / HZ).toFixed(1)} core-s, ${(ticks / HZ / seconds * 100).toFixed(0)} % of a core, ${(ticks / HZ * 1e6 / events).toFixed(1)} µs/event`
-  const lines = [`machine: ${cores} cores over ${seconds.toFixed(1)} s, busy ${total > 0 ? (busy / total * 100).toFixed(0) : '?'} % (${(busy / HZ).toFixed(1)} core-s)`]
-  for (const role of [...Object.keys(roles), 'postgres', 'kafka']) lines.push(`  ${role}: ${fmt(byRole.get(role) ?? 0)}`)
   const others = [...other].sort((x, y) => y[1] - x[1])
-  const otherTicks = others.reduce((n, [, t]) => n + t, 0)
-  lines.push(`  everything else: ${fmt(otherTicks)} (${others.slice(0, 4).map(([n, t]) => `${n} ${(t / HZ).toFixed(1)}`).join(', ')})`)
+  byRole.set('other', others.reduce((n, [, t]) => n + t, 0))
+  const busy = (b.busy - a.busy) / HZ
+  return { seconds: (b.at - a.at) / 1000, busy, total: busy + (b.idle - a.idle) / HZ, byRole, others }
+}
+
+/**
+ * CPU between two snapshots, as lines to print: each role's core-seconds, share of a core and
+ * µs per event (see {@link cpuByRole}).
+ */
+export function cpuReport (a: CpuSnapshot, b: CpuSnapshot, roles: Record<string, readonly number[]>, events: number): string[] {
+  const { seconds, busy, total, byRole, others } = cpuByRole(a, b, roles)
+  const fmt = (s: number): string => `${s.toFixed(1)} core-s, ${(s / seconds * 100).toFixed(0)} % of a core, ${(s * 1e6 / events).toFixed(1)} µs/event`
+  const lines = [`machine: ${availableParallelism()} cores over ${seconds.toFixed(1)} s, busy ${total > 0 ? (busy / total * 100).toFixed(0) : '?'} % (${busy.toFixed(1)} core-s)`]
+  for (const role of [...Object.keys(roles), 'postgres', 'kafka']) lines.push(`  ${role}: ${fmt(byRole.get(role) ?? 0)}`)
+  lines.push(`  everything else: ${fmt(byRole.get('other') ?? 0)} (${others.slice(0, 4).map(([n, t]) => `${n} ${t.toFixed(1)}`).join(', ')})`)
   return lines
 }

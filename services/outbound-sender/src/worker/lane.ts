@@ -106,6 +106,12 @@ export class Lane {
   dbAbort = new AbortController()
   /** Ids of the unfinished items (a record for one of them is a duplicate). */
   readonly ids = new Set<string>()
+  /**
+   * While a read of the parked backlog is in flight: ids finished meanwhile. The read may have
+   * seen their rows still `accepted`; they must not come back as new items (sent and published
+   * again otherwise, or found taken by their claim).
+   */
+  finishedDuringLoad: Set<string> | undefined
   #throttle: NumberThrottle | undefined
   readonly #deps: LaneDeps
   #items: LaneItem[] = []
@@ -168,6 +174,7 @@ export class Lane {
     if (item.phase === 'done') return
     item.phase = 'done'
     this.ids.delete(item.id)
+    this.finishedDuringLoad?.add(item.id)
     if (item.fromDb) this.dbItems--
     this.#doneInList++
     this.lastActivity = this.#deps.clock.now()

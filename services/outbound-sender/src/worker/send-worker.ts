@@ -394,6 +394,7 @@ export class SendWorker {
    */
   async #loadParked (lane: Lane): Promise<void> {
     lane.loadingParked = true
+    const finishedMeanwhile = lane.finishedDuringLoad = new Set()
     const seq = lane.parkSeq
     const want = this.#loadCap(lane) - lane.size
     const signal = lane.dbAbort.signal
@@ -404,7 +405,7 @@ export class SendWorker {
       let added = 0
       for (const { request, seq: rowSeq, json } of loaded) {
         lane.loadCursor = Math.max(lane.loadCursor, rowSeq)
-        if (lane.ids.has(request.requestId)) continue
+        if (lane.ids.has(request.requestId) || finishedMeanwhile.has(request.requestId)) continue
         lane.push(this.#dbItem(request, signal, json))
         this.#metrics?.queued.inc()
         added++
@@ -413,7 +414,7 @@ export class SendWorker {
         const rest = await this.#retrying(() => { this.#counted('load'); return loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want - added) }, lane.phoneNumberId)
         if (rest === undefined || signal.aborted || !lane.parked) return
         for (const { request, json } of rest) {
-          if (lane.ids.has(request.requestId)) continue
+          if (lane.ids.has(request.requestId) || finishedMeanwhile.has(request.requestId)) continue
           lane.push(this.#dbItem(request, signal, json))
           this.#metrics?.queued.inc()
         }
@@ -422,6 +423,7 @@ export class SendWorker {
       if (drained && seq === lane.parkSeq) lane.drained = true
     } finally {
       lane.loadingParked = false
+      lane.finishedDuringLoad = undefined
     }
     this.#maybeUnpark(lane)
     this.#pump(lane)

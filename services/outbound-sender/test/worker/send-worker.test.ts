@@ -304,6 +304,37 @@ t.test('a backlog beyond what the lane holds is parked in Postgres and sent from
   t.same(await states(tdb), { sent: 60 })
 })
 
+t.test('a parked backlog read back while the lane finishes its held records: each request sent and published once', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  // 20 MPS: a held record waits 50 ms for its token, so the lane still holds some when it reads.
+  const n = await addNumber(tdb, sim, { mps: 20 })
+  const records = await acceptDirect(tdb.db, n.tenantId, Array.from({ length: 30 }, () => templateTo(n.phoneNumberId, phone())))
+  // Reads of a parked backlog come back late: the rows they saw `accepted` include records the
+  // lane held from Kafka, and those are sent and finished before the read returns.
+  const slowLoads: Parameters<typeof tdb.db.withPlugin>[0] = {
+    transformQuery: (args) => args.node,
+    transformResult: async (args) => {
+      const first = args.result.rows[0]
+      if (first !== null && typeof first === 'object' && 'seq' in first) await new Promise((resolve) => setTimeout(resolve, 300))
+      return args.result
+    }
+  }
+  const metrics = new Registry()
+  const h = harness(t, { ...tdb, db: tdb.db.withPlugin(slowLoads) }, sim, { laneMinHeld: 10, laneHeldSeconds: 0.01, laneLoadSeconds: 0.01, metrics })
+  const partition = new AbortController()
+  const finished = await Promise.allSettled(records.map((request) => h.worker.handle({ request, signal: partition.signal, partition: 1 })))
+  t.ok(finished.every((f) => f.status === 'fulfilled'), 'every record finished')
+  await until(async () => (await states(tdb)).sent === 30, 10_000, 'all sent')
+  await new Promise((resolve) => setTimeout(resolve, 700)) // a late read's rows would be claimed and published by now
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length, 30, 'each message reached Meta once')
+  const ids = h.results.map((r) => r.requestId)
+  t.equal(ids.length, 30, 'one result per request, none published again')
+  t.equal(new Set(ids).size, 30)
+  const counts = Object.fromEntries((await metrics.getSingleMetric('coexist_outbound_db_statements_total')!.get()).values.map((v) => [v.labels.kind, v.value]))
+  t.equal(counts.unclaimed ?? 0, 0, 'no claim found its row taken')
+})
+
 t.test('parked backlogs resume on the worker that owns their partition after a restart', async (t) => {
   const tdb = await testDb(t)
   const sim = await testSimulator(t)

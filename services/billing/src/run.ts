@@ -5,10 +5,8 @@
  * theirs, so the wiring they exercise is the one that runs.
  */
 import { dataServiceSections, httpSection, loadConfig, type ConfigOf } from '@coexist/config'
-import { connectBus } from '@coexist/bus'
-import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
-import { createGraphClient } from '@coexist/meta'
+import { startDataClients } from '@coexist/service'
 import { buildApp } from './app.ts'
 import { BILLING_PRODUCER, startBillingRuntime } from './runtime.ts'
 
@@ -38,14 +36,9 @@ export async function runBilling (config: BillingConfig, opts: RunBillingOptions
   const { logger } = opts
   const exit = opts.exit ?? ((code: number) => process.exit(code))
   const onFatal = fatal ?? ((err: Error) => { logger.fatal({ err }, 'billing consumer stopped for good; exiting'); exit(1) })
-  const db = createDb(config.db.url, { applicationName: 'coexist-billing', max: config.db.poolMax, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
-  await migrateToLatest(db)
-  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-billing', logger, producer: BILLING_PRODUCER })
+  const { db, bus, cipher, graph, close } = await startDataClients(config, { name: 'coexist-billing', logger, producer: BILLING_PRODUCER })
 
-  const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
-  const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
-
-  const runtime = await startBillingRuntime({ db, kafka, registry, producer, logger, onFatal })
+  const runtime = await startBillingRuntime({ db, kafka: bus.kafka, registry: bus.registry, producer: bus.producer, logger, onFatal })
   const app = await buildApp({
     db,
     logger,
@@ -55,7 +48,7 @@ export async function runBilling (config: BillingConfig, opts: RunBillingOptions
     reprice: runtime.reprice,
     invalidate: runtime.invalidate,
     afterCommit: runtime.relay.kick,
-    readiness: { kafka: kafkaIsReady }
+    readiness: { kafka: bus.ready }
   })
 
   return await serve(app, {
@@ -65,9 +58,7 @@ export async function runBilling (config: BillingConfig, opts: RunBillingOptions
     exit,
     onShutdown: async () => {
       await runtime.stop()
-      await closeBus()
-      await graph.close()
-      await db.destroy()
+      await close()
     }
   })
 }

@@ -6,10 +6,8 @@
  * one that runs.
  */
 import { dataServiceSections, httpSection, loadConfig, type ConfigOf } from '@coexist/config'
-import { connectBus } from '@coexist/bus'
-import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { Registry, serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
-import { createGraphClient } from '@coexist/meta'
+import { startDataClients } from '@coexist/service'
 import { buildApp } from './app.ts'
 import { outboundSection } from './config.ts'
 import { startOutboundRuntime, type OutboundRuntime } from './runtime.ts'
@@ -33,30 +31,29 @@ export type RunOutboundOptions = ServiceRunOptions
 /** Starts the outbound sender and returns once it listens. */
 export async function runOutbound (config: OutboundConfig, opts: RunOutboundOptions): Promise<RunningService<HttpApp>> {
   const { logger } = opts
-  const db = createDb(config.db.url, { applicationName: 'coexist-outbound-sender', max: config.db.poolMax, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
-  await migrateToLatest(db)
-  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-outbound-sender', logger })
-
+  const { db, bus, cipher, graph, close } = await startDataClients(config, {
+    name: 'coexist-outbound-sender',
+    logger,
+    graph: { timeoutMs: config.outbound.graphTimeoutMs, connections: config.outbound.graphConnections }
+  })
   const metrics = new Registry()
-  const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
-  const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger, timeoutMs: config.outbound.graphTimeoutMs, connections: config.outbound.graphConnections })
 
   const app = await buildApp({
     db,
     logger,
     adminKey: config.admin.adminKey,
     metrics,
-    publishRequest: async (value) => { await producer.publish('outbound.requests', { key: value.phoneNumberId as string, value }) },
-    readiness: { kafka: kafkaIsReady }
+    publishRequest: async (value) => { await bus.producer.publish('outbound.requests', { key: value.phoneNumberId as string, value }) },
+    readiness: { kafka: bus.ready }
   })
 
   let runtime: OutboundRuntime | undefined
   if (config.outbound.roles !== 'api') {
     runtime = await startOutboundRuntime({
       db,
-      kafka,
-      registry,
-      producer,
+      kafka: bus.kafka,
+      registry: bus.registry,
+      producer: bus.producer,
       logger,
       graph,
       metrics,
@@ -76,9 +73,7 @@ export async function runOutbound (config: OutboundConfig, opts: RunOutboundOpti
     port: config.http.port,
     onShutdown: async () => {
       await runtime?.stop()
-      await closeBus()
-      await graph.close()
-      await db.destroy()
+      await close()
     }
   })
 }

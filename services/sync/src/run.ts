@@ -5,10 +5,8 @@
  * so the wiring they exercise is the one that runs.
  */
 import { dataServiceSections, httpSection, loadConfig, type ConfigOf } from '@coexist/config'
-import { connectBus } from '@coexist/bus'
-import { createDb, createTokenCipher, migrateToLatest } from '@coexist/db'
 import { serve, type HttpApp, type RunningService, type ServiceRunOptions } from '@coexist/http'
-import { createGraphClient } from '@coexist/meta'
+import { startDataClients } from '@coexist/service'
 import { buildApp } from './app.ts'
 import { startSyncRuntime, type SyncRuntime } from './runtime.ts'
 
@@ -29,11 +27,7 @@ export type RunSyncOptions = ServiceRunOptions
 /** Starts sync and returns once it listens. */
 export async function runSync (config: SyncConfig, opts: RunSyncOptions): Promise<RunningService<HttpApp>> {
   const { logger } = opts
-  const db = createDb(config.db.url, { applicationName: 'coexist-sync', max: config.db.poolMax, onIdleError: (err) => logger.warn({ err }, 'idle Postgres connection failed') })
-  await migrateToLatest(db)
-  const { kafka, registry, producer, ready: kafkaIsReady, close: closeBus } = await connectBus({ brokers: config.kafka.brokers, topicPrefix: config.kafka.topicPrefix, clientId: config.kafka.clientId ?? 'coexist-sync', logger })
-  const cipher = createTokenCipher({ current: config.crypto.encryptionKey, previous: config.crypto.previousEncryptionKeys })
-  const graph = createGraphClient({ baseUrl: config.meta.graphUrl, version: config.meta.graphVersion, logger })
+  const { db, bus, cipher, graph, close } = await startDataClients(config, { name: 'coexist-sync', logger })
 
   let runtime: SyncRuntime | undefined
   const app = await buildApp({
@@ -42,10 +36,10 @@ export async function runSync (config: SyncConfig, opts: RunSyncOptions): Promis
     adminKey: config.admin.adminKey,
     cipher,
     graph,
-    readiness: { kafka: kafkaIsReady },
+    readiness: { kafka: bus.ready },
     onOnboarding: () => runtime?.kickSync()
   })
-  runtime = await startSyncRuntime({ db, kafka, registry, producer, logger, cipher, graph })
+  runtime = await startSyncRuntime({ db, kafka: bus.kafka, registry: bus.registry, producer: bus.producer, logger, cipher, graph })
 
   return await serve(app, {
     ...opts,
@@ -53,9 +47,7 @@ export async function runSync (config: SyncConfig, opts: RunSyncOptions): Promis
     port: config.http.port,
     onShutdown: async () => {
       await runtime?.stop()
-      await closeBus()
-      await graph.close()
-      await db.destroy()
+      await close()
     }
   })
 }

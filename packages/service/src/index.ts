@@ -1,0 +1,1 @@
+export { startDataClients, type DataClients, type DataClientsOptions, type DataServiceConfig } from './clients.ts'

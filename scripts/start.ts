@@ -65,7 +65,7 @@ async function waitFor (name: string, url: string, child: ChildProcess, timeoutM
     if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}`)
     const ok = await fetch(url).then((r) => r.ok, () => false)
     if (ok) return
-    await new Promise((r) => setTimeout(r, 300))
+    await new Promise((resolve) => setTimeout(resolve, 300))
   }
   throw new Error(`${name} was not ready at ${url} within ${timeoutMs / 1000} s`)
 }
@@ -134,7 +134,7 @@ async function shutdown (code: number): Promise<void> {
   stopping = true
   log('stopping')
   for (const c of children.reverse()) c.kill('SIGTERM')
-  await Promise.all(children.map((c) => c.exitCode !== null ? undefined : new Promise((r) => c.once('exit', r))))
+  await Promise.all(children.map((c) => c.exitCode !== null ? undefined : new Promise((resolve) => c.once('exit', resolve))))
   for (const s of stops) await s().catch(() => {})
   process.exit(code)
 }

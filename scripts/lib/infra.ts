@@ -81,7 +81,7 @@ export async function ensurePostgres (): Promise<Started<string>> {
     } catch (err) {
       throw new Error('no Postgres: set DATABASE_URL, run a Docker engine, or install PostgreSQL locally (trust auth on 127.0.0.1:5432)', { cause: err })
     }
-    for (let i = 0; i < 40 && !(await portOpen(5432)); i++) await new Promise((r) => setTimeout(r, 250))
+    for (let i = 0; i < 40 && !(await portOpen(5432)); i++) await new Promise((resolve) => setTimeout(resolve, 250))
   }
   return { value: 'postgres://postgres@127.0.0.1:5432/postgres', how: 'local Postgres on 127.0.0.1:5432', stop: noop }
 }

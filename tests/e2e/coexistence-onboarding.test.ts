@@ -17,7 +17,10 @@ t.test('a coexistence number onboards: contacts and history arrive as webhooks a
   const stack = await startStack(t)
   const sim = stack.sim.control
   sim.configureNumber({
-    phoneNumberId: PN, wabaId: WABA, displayPhoneNumber: '5511999990301', mode: 'coexistence',
+    phoneNumberId: PN,
+    wabaId: WABA,
+    displayPhoneNumber: '5511999990301',
+    mode: 'coexistence',
     sync: { contacts: { count: CONTACTS, chunkSize: 5 }, history: { messages: MESSAGES, threads: THREADS, days: 180, chunkSize: 40, mediaRatio: 0, order: 'shuffled', concurrency: 4 } }
   })
   const tenant = await registerTenant(stack, { wabaId: WABA, numbers: [{ id: PN, display: '+55 11 99999-0301', mode: 'coexistence' }] })

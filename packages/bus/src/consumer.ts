@@ -347,6 +347,8 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
 
   function pump (w: Work): void {
     if (w.handler.handleBatch !== undefined && w.handler.ordering === 'none') { pumpBatch(w); return }
+    // A handler runs synchronously up to its first await and may stop the consumer meanwhile.
+    // eslint-disable-next-line no-unmodified-loop-condition
     while (!rebalancing && !stopping && !w.abort.signal.aborted && w.running < w.maxConcurrency && w.ready.length > 0) {
       const lane = w.ready.shift()!
       const q = w.lanes.get(lane)!
@@ -371,6 +373,8 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
 
   /** `ordering: 'none'` with handleBatch: the ready records (one per lane) go out together. */
   function pumpBatch (w: Work): void {
+    // A handler runs synchronously up to its first await and may stop the consumer meanwhile.
+    // eslint-disable-next-line no-unmodified-loop-condition
     while (!rebalancing && !stopping && !w.abort.signal.aborted && w.running < w.maxConcurrency && w.ready.length > 0) {
       const lanes = w.ready.splice(0, w.maxConcurrency - w.running)
       const ms = lanes.map((lane) => { const m = w.lanes.get(lane)![0]!; w.lanes.delete(lane); return m })
@@ -653,7 +657,6 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       opts.onFatal?.(BusErrors.BUS_CONSUMER_CRASHED.create({ cause: err }))
     }
   })
-
 
   async function eachBatch ({ batch, resolveOffset, isRunning, isStale }: EachBatchPayload): Promise<void> {
     const k = tpKey(batch.topic, batch.partition)

@@ -188,7 +188,7 @@ export function createBusProducer (opts: BusProducerOptions): BusProducer {
   let producer: Producer | undefined
   let connecting: Promise<Producer> | undefined
   let closed = false
-  let queue: Pending[] = []
+  const queue: Pending[] = []
   let queuedBytes = 0
   let inFlight: Promise<void> | undefined
   /** The records of the batch in flight (for their deadlines). */

@@ -45,10 +45,10 @@ export interface TopicContracts {
   'outbound.requests': typeof OutboundRequestSchema
   'outbound.results': typeof OutboundResultSchema
   'outbound.dlq': typeof OutboundDeadLetterSchema
-  'events': typeof DomainEventSchema
+  events: typeof DomainEventSchema
   'billing.usage': typeof UsageRecordSchema
   'billing.balance': typeof TenantBalanceEventSchema
-  'deadletter': null
+  deadletter: null
 }
 export type TopicKey = keyof TopicContracts
 /** Topics with a protobuf contract (publish() encodes, consumers decode). */
@@ -169,7 +169,7 @@ const TOPIC_DEFS: { [K in TopicKey]: TopicDef<K> } = {
     gzip: false,
     eventType: () => 'outbound.dead_lettered'
   },
-  'events': {
+  events: {
     suffix: 'events.v1',
     schema: DomainEventSchema,
     keyMeaning: 'phone_number_id',
@@ -198,7 +198,7 @@ const TOPIC_DEFS: { [K in TopicKey]: TopicDef<K> } = {
     gzip: false,
     eventType: () => 'billing.balance_changed'
   },
-  'deadletter': {
+  deadletter: {
     suffix: 'deadletter.v1',
     schema: null,
     keyMeaning: 'the original record key; value and headers as received, plus dead-letter-* headers',

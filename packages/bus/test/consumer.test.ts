@@ -267,7 +267,13 @@ t.test('the commit watermark: after a stop, a restart replays only from the firs
   const first = new Set<number>()
   let aborted = false
   const c1 = createBusConsumer({
-    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST, stopTimeoutMs: 200,
+    kafka: env.kafka,
+    registry: env.registry,
+    producer,
+    logger,
+    groupId: group,
+    ...FAST,
+    stopTimeoutMs: 200,
     handlers: {
       'outbound.requests': {
         ordering: 'key',
@@ -289,7 +295,12 @@ t.test('the commit watermark: after a stop, a restart replays only from the firs
 
   const second: number[] = []
   const c2 = createBusConsumer({
-    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST,
+    kafka: env.kafka,
+    registry: env.registry,
+    producer,
+    logger,
+    groupId: group,
+    ...FAST,
     handlers: { 'outbound.requests': { ordering: 'key', handle: (r) => { second.push(Number(r.offset)) } } }
   })
   t.teardown(() => c2.stop())
@@ -304,7 +315,12 @@ t.test('the commit watermark: after a stop, a restart replays only from the firs
   await producer.publish('outbound.requests', { key: 'pn-0', value: { requestId: 'r-30' } })
   const third: number[] = []
   const c3 = createBusConsumer({
-    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST,
+    kafka: env.kafka,
+    registry: env.registry,
+    producer,
+    logger,
+    groupId: group,
+    ...FAST,
     handlers: { 'outbound.requests': { handle: (r) => { third.push(Number(r.offset)) } } }
   })
   t.teardown(() => c3.stop())
@@ -326,7 +342,13 @@ t.test('a handler that gives its record back while the consumer stops leaves it 
   // A handler that holds every record (e.g. queued for a rate limit) until told to give them back.
   const held: Array<(err: Error) => void> = []
   const c1 = createBusConsumer({
-    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST, stopTimeoutMs: 10_000,
+    kafka: env.kafka,
+    registry: env.registry,
+    producer,
+    logger,
+    groupId: group,
+    ...FAST,
+    stopTimeoutMs: 10_000,
     handlers: { 'outbound.requests': { ordering: 'none', handle: async () => { await new Promise<void>((_resolve, reject) => { held.push(reject) }) } } }
   })
   await c1.start()
@@ -342,7 +364,12 @@ t.test('a handler that gives its record back while the consumer stops leaves it 
 
   const again: string[] = []
   const c2 = createBusConsumer({
-    kafka: env.kafka, registry: env.registry, producer, logger, groupId: group, ...FAST,
+    kafka: env.kafka,
+    registry: env.registry,
+    producer,
+    logger,
+    groupId: group,
+    ...FAST,
     handlers: { 'outbound.requests': { handle: (r) => { again.push(r.value.requestId) } } }
   })
   t.teardown(() => c2.stop())
@@ -374,7 +401,12 @@ t.test("a record's logger (made on first use) is bound to topic, partition and o
   const { createLogger } = await import('@coexist/logger')
   const captured = createLogger({ level: 'info' }, { write: (line: string) => { lines.push(line) } })
   const consumer = createBusConsumer({
-    kafka: env.kafka, registry: env.registry, producer, logger: captured, groupId: groupId('log'), ...FAST,
+    kafka: env.kafka,
+    registry: env.registry,
+    producer,
+    logger: captured,
+    groupId: groupId('log'),
+    ...FAST,
     handlers: { 'outbound.requests': { handle: (r) => { if (r.value.requestId === 'talk') r.log.info('handled') } } }
   })
   t.teardown(() => consumer.stop())
@@ -432,11 +464,19 @@ t.test('a handler table entry may name its schema; another schema is refused', a
   const env = await busEnv(t, { only: ['events'] })
   const producer = await producerFor(t, env)
   t.throws(() => createBusConsumer({
-    kafka: env.kafka, registry: env.registry, producer, logger, groupId: 'x',
+    kafka: env.kafka,
+    registry: env.registry,
+    producer,
+    logger,
+    groupId: 'x',
     handlers: { events: { schema: WebhookChangeSchema as never, handle: () => {} } }
   }), { code: 'BUS_INVALID_OPTIONS' })
   t.doesNotThrow(() => createBusConsumer({
-    kafka: env.kafka, registry: env.registry, producer, logger, groupId: 'x',
+    kafka: env.kafka,
+    registry: env.registry,
+    producer,
+    logger,
+    groupId: 'x',
     handlers: { events: { schema: env.registry.topic('events').schema, handle: () => {} } }
   }))
 })

@@ -6,8 +6,12 @@ t.test('a record held by the consumer does not keep its fetch response alive', a
   // kafkajs's records are views into one fetch response.
   const fetch = Buffer.alloc(4 * 1024 * 1024, 7)
   const m = {
-    offset: '42', timestamp: '1700000000000', attributes: 0, size: 0,
-    key: fetch.subarray(0, 15), value: fetch.subarray(100, 1100),
+    offset: '42',
+    timestamp: '1700000000000',
+    attributes: 0,
+    size: 0,
+    key: fetch.subarray(0, 15),
+    value: fetch.subarray(100, 1100),
     headers: { 'trace-id': fetch.subarray(2000, 2032), 'event-type': 'x', multi: [fetch.subarray(3000, 3004), 'y'] }
   } as unknown as KafkaMessage
   const d = detachMessage(m)

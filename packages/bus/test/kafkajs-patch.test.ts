@@ -14,7 +14,7 @@ import { logger } from './helpers.ts'
 interface Encoder { buffer: Buffer, writeVarInt: (v: number) => Encoder, writeVarLong: (v: number) => Encoder, writeUVarInt: (v: number) => Encoder, writeEncoderArray: (v: Encoder[]) => Encoder, writeVarIntBytes: (v: Buffer) => Encoder, writeInt32: (v: number) => Encoder }
 interface EncoderClass { new (size?: number): Encoder, sizeOfVarLong: (v: number) => number }
 const require = createRequire(import.meta.url)
-const Encoder = require('kafkajs/src/protocol/encoder.js') as EncoderClass
+const KafkaEncoder = require('kafkajs/src/protocol/encoder.js') as EncoderClass
 
 const hex = (e: Encoder): string => e.buffer.toString('hex')
 
@@ -29,20 +29,20 @@ t.test('zig-zag varints and varlongs are the protocol bytes', async (t) => {
     [300, 'd804'], [2 ** 31 - 1, 'feffffff0f'], [-(2 ** 31), 'ffffffff0f']
   ]
   for (const [v, bytes] of vectors) {
-    t.equal(hex(new Encoder().writeVarInt(v)), bytes, `varint ${v}`)
-    t.equal(hex(new Encoder().writeVarLong(v)), bytes, `varlong ${v}`)
-    t.equal(Encoder.sizeOfVarLong(v), bytes.length / 2, `size of varlong ${v}`)
+    t.equal(hex(new KafkaEncoder().writeVarInt(v)), bytes, `varint ${v}`)
+    t.equal(hex(new KafkaEncoder().writeVarLong(v)), bytes, `varlong ${v}`)
+    t.equal(KafkaEncoder.sizeOfVarLong(v), bytes.length / 2, `size of varlong ${v}`)
   }
   // Outside the int32 range the original 64-bit path still runs.
-  t.equal(hex(new Encoder().writeVarLong(2 ** 31)), '8080808010')
-  t.equal(hex(new Encoder().writeVarLong(-(2 ** 40))), 'ffffffffff3f')
-  t.equal(Encoder.sizeOfVarLong(2 ** 40), 6)
-  t.equal(hex(new Encoder().writeUVarInt(2 ** 32 - 1)), 'ffffffff0f')
+  t.equal(hex(new KafkaEncoder().writeVarLong(2 ** 31)), '8080808010')
+  t.equal(hex(new KafkaEncoder().writeVarLong(-(2 ** 40))), 'ffffffffff3f')
+  t.equal(KafkaEncoder.sizeOfVarLong(2 ** 40), 6)
+  t.equal(hex(new KafkaEncoder().writeUVarInt(2 ** 32 - 1)), 'ffffffff0f')
 })
 
 t.test('an encoder array grows once and keeps every part in order', async (t) => {
-  const parts = Array.from({ length: 40 }, (_, i) => new Encoder().writeVarIntBytes(Buffer.alloc(i * 37, i)))
-  const joined = new Encoder().writeInt32(parts.length).writeEncoderArray(parts).buffer
+  const parts = Array.from({ length: 40 }, (_, i) => new KafkaEncoder().writeVarIntBytes(Buffer.alloc(i * 37, i)))
+  const joined = new KafkaEncoder().writeInt32(parts.length).writeEncoderArray(parts).buffer
   const expected = Buffer.concat([Buffer.from([0, 0, 0, 40]), ...parts.map((p) => p.buffer)])
   t.equal(joined.length, expected.length)
   t.ok(joined.equals(expected))
@@ -72,7 +72,7 @@ t.test('an uncompressed record batch is written in one pass with the bytes of th
   const generic = async (a: BatchArgs): Promise<Buffer> => {
     const records = a.messages.map((m, i) => Record({ ...m, offsetDelta: i, timestampDelta: Number(m.timestamp ?? a.dateNow) - Number(a.firstTimestamp) }))
     const batch = await RecordBatch({ records, firstTimestamp: a.firstTimestamp, maxTimestamp: a.maxTimestamp, producerId: a.producerId, producerEpoch: a.producerEpoch, firstSequence: a.firstSequence, transactional: a.transactional, lastOffsetDelta: records.length - 1 })
-    const out = new Encoder().writeInt32(a.partition).writeInt32(batch.size()) as Encoder & { writeEncoder: (e: Encoder) => Encoder }
+    const out = new KafkaEncoder().writeInt32(a.partition).writeInt32(batch.size()) as Encoder & { writeEncoder: (e: Encoder) => Encoder }
     return out.writeEncoder(batch).buffer
   }
   // A seeded generator: every run checks the same cases.
@@ -94,8 +94,15 @@ t.test('an uncompressed record batch is written in one pass with the bytes of th
     })
     const timestamps = messages.map((m) => m.timestamp).filter((s) => s !== undefined).sort()
     const args: BatchArgs = {
-      partition: rnd(100), messages, dateNow, firstTimestamp: timestamps[0] ?? dateNow, maxTimestamp: timestamps.at(-1) ?? dateNow,
-      transactional: rnd(2) === 0, producerId: Long.fromNumber(rnd(1e9) * 1000), producerEpoch: rnd(30_000), firstSequence: rnd(2 ** 31)
+      partition: rnd(100),
+      messages,
+      dateNow,
+      firstTimestamp: timestamps[0] ?? dateNow,
+      maxTimestamp: timestamps.at(-1) ?? dateNow,
+      transactional: rnd(2) === 0,
+      producerId: Long.fromNumber(rnd(1e9) * 1000),
+      producerEpoch: rnd(30_000),
+      firstSequence: rnd(2 ** 31)
     }
     const expected = await generic(args)
     const actual = encodeUncompressed(args).buffer

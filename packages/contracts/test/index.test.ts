@@ -31,7 +31,10 @@ t.test('enums are plain objects (erasable TypeScript) with stable numbers', asyn
 
 t.test('domain events carry one case of the oneof', async (t) => {
   const ev = create(DomainEventSchema, {
-    eventId: 'e1', tenantId: 't', phoneNumberId: 'p', occurredAt: 5n,
+    eventId: 'e1',
+    tenantId: 't',
+    phoneNumberId: 'p',
+    occurredAt: 5n,
     event: { case: 'statusChanged', value: { wamid: 'wamid.X', status: MessageStatus.DELIVERED, rawStatus: 'delivered' } }
   })
   const back = fromBinary(DomainEventSchema, toBinary(DomainEventSchema, ev))

@@ -430,8 +430,12 @@ export class Simulator implements SimulatorControl {
       case 'inbound': {
         const n = this.#requireNumber(g.phoneNumberId)
         return Array.from({ length: g.count }, () => this.#inboundBody(n, {
-          phoneNumberId: g.phoneNumberId, from: g.from, type: g.type,
-          ...(g.name !== undefined ? { name: g.name } : {}), ...(g.text !== undefined ? { text: g.text } : {}), ...(g.refId !== undefined ? { refId: g.refId } : {})
+          phoneNumberId: g.phoneNumberId,
+          from: g.from,
+          type: g.type,
+          ...(g.name !== undefined ? { name: g.name } : {}),
+          ...(g.text !== undefined ? { text: g.text } : {}),
+          ...(g.refId !== undefined ? { refId: g.refId } : {})
         }).body)
       }
       case 'echo': {
@@ -450,7 +454,9 @@ export class Simulator implements SimulatorControl {
       }
       case 'account_update':
         return [buildAccountUpdateWebhook({
-          event: g.event, wabaId: g.wabaId, at: now,
+          event: g.event,
+          wabaId: g.wabaId,
+          at: now,
           ...(g.partnerBusinessId !== undefined ? { partnerBusinessId: g.partnerBusinessId } : {}),
           ...(g.phoneNumber !== undefined ? { phoneNumber: g.phoneNumber } : {}),
           ...(g.reason !== undefined ? { disconnection: { reason: g.reason, initiatedBy: g.initiatedBy } } : {})
@@ -528,9 +534,17 @@ export class Simulator implements SimulatorControl {
       : 'service'
     const wamid = newWamid(waId)
     const record: SendRecord = {
-      seq: ++this.#seq, at: arrival, phoneNumberId, wamid, to: req.to, waId, type: req.type,
+      seq: ++this.#seq,
+      at: arrival,
+      phoneNumberId,
+      wamid,
+      to: req.to,
+      waId,
+      type: req.type,
       ...(req.templateName !== undefined ? { templateName: req.templateName } : {}),
-      pricing: pricingFor(category, windowOpen), graphVersion: version, body: this.#recordBodies ? body : undefined
+      pricing: pricingFor(category, windowOpen),
+      graphVersion: version,
+      body: this.#recordBodies ? body : undefined
     }
     this.#accepted.push(record)
     this.#scheduleStatuses(n, record, freeForm && !windowOpen && n.config.window === 'async', req.bizOpaqueCallbackData)
@@ -763,8 +777,13 @@ export class Simulator implements SimulatorControl {
     const to = typeof body === 'object' && body !== null && typeof (body as { to?: unknown }).to === 'string' ? (body as { to: string }).to : undefined
     const code = a.kind === 'json' ? ((a.body as { error?: { code?: number } }).error?.code ?? null) : null
     this.#rejected.push({
-      seq: ++this.#seq, at, phoneNumberId, ...(to !== undefined ? { to } : {}), code,
-      httpStatus: a.kind === 'reset' ? null : a.status, reason: a.kind === 'reset' ? 'reset' : 'error',
+      seq: ++this.#seq,
+      at,
+      phoneNumberId,
+      ...(to !== undefined ? { to } : {}),
+      code,
+      httpStatus: a.kind === 'reset' ? null : a.status,
+      reason: a.kind === 'reset' ? 'reset' : 'error',
       ...(body !== INVALID_JSON && body !== undefined && this.#recordBodies ? { body } : {})
     })
   }

@@ -17,7 +17,7 @@
 import { channel } from 'node:diagnostics_channel'
 import { Agent, type Dispatcher } from 'undici'
 import type { z } from 'zod'
-import { CoexistError } from '@coexist/errors'
+import type { CoexistError } from '@coexist/errors'
 import { MetaErrors, metaApiErrorFromBody, parseGraphErrorBody } from './errors.ts'
 import {
   MediaUrlResponseSchema, PhoneNumberResponseSchema, PricingAnalyticsQuerySchema, PricingAnalyticsResponseSchema, SendMessageInputSchema,

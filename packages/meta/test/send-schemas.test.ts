@@ -16,9 +16,11 @@ t.test('documented request shapes are accepted', async (t) => {
   ok(t, { ...base, recipient_type: 'individual', type: 'text', text: { preview_url: true, body: 'Your order shipped: https://example.com/t/123' } }, 'text')
   ok(t, { ...base, context: { message_id: 'wamid.IN_0001' }, type: 'text', text: { body: 'Yes, it is!' } }, 'reply')
   ok(t, {
-    ...base, type: 'template',
+    ...base,
+    type: 'template',
     template: {
-      name: 'order_update', language: { code: 'pt_BR' },
+      name: 'order_update',
+      language: { code: 'pt_BR' },
       components: [
         { type: 'header', parameters: [{ type: 'image', image: { id: '2871834006348767' } }] },
         { type: 'body', parameters: [{ type: 'text', parameter_name: 'order_id', text: 'A-123' }, { type: 'text', text: 'positional' }] },
@@ -37,11 +39,13 @@ t.test('documented request shapes are accepted', async (t) => {
   ok(t, { ...base, type: 'location', location: { latitude: -23.5, longitude: -46.6, name: 'Shop' } }, 'location')
   ok(t, { ...base, type: 'contacts', contacts: [{ name: { formatted_name: 'Ana Lima' }, phones: [{ phone: '+5511988887777' }] }] }, 'contacts')
   ok(t, {
-    ...base, type: 'interactive',
+    ...base,
+    type: 'interactive',
     interactive: { type: 'button', body: { text: 'Confirm delivery for tomorrow 9am?' }, action: { buttons: [{ type: 'reply', reply: { id: 'confirm-yes', title: 'Yes' } }, { type: 'reply', reply: { id: 'confirm-no', title: 'Reschedule' } }] } }
   }, 'buttons')
   ok(t, {
-    ...base, type: 'interactive',
+    ...base,
+    type: 'interactive',
     interactive: { type: 'list', header: { type: 'text', text: 'Shipping' }, body: { text: 'Pick an option' }, action: { button: 'Options', sections: [{ title: 'Speed', rows: [{ id: 'std', title: 'Standard', description: '3-5 days' }, { id: 'exp', title: 'Express' }] }] } }
   }, 'list')
   ok(t, { ...base, type: 'interactive', interactive: { type: 'cta_url', body: { text: 'See it' }, action: { name: 'cta_url', parameters: { display_text: 'Open', url: 'https://x.example' } } } }, 'cta_url')

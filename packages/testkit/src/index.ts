@@ -61,7 +61,7 @@ export async function testDatabase (t: Teardown): Promise<{ url: string, name: s
       } catch (err) {
         // 55006: source database is being accessed by other users (a parallel clone).
         if ((err as { code?: string }).code !== '55006' || attempt > 100) throw err
-        await new Promise((r) => setTimeout(r, 50 + Math.random() * 100))
+        await new Promise((resolve) => setTimeout(resolve, 50 + Math.random() * 100))
       }
     }
   })

@@ -135,7 +135,19 @@ export async function syncEnv (t: Teardown, opts: { runtime?: boolean, partition
   const ingressUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}/webhooks/meta`
 
   const env: SyncEnv = {
-    db, dbUrl: url, kafka, registry, producer, sim, graph, cipher, app, runtime, clock, publishBody, ingressUrl,
+    db,
+    dbUrl: url,
+    kafka,
+    registry,
+    producer,
+    sim,
+    graph,
+    cipher,
+    app,
+    runtime,
+    clock,
+    publishBody,
+    ingressUrl,
     groupId: '',
     async caughtUp (groupId, timeoutMs = 20_000) {
       const history = registry.topic('webhook.history').name
@@ -157,8 +169,17 @@ export async function syncEnv (t: Teardown, opts: { runtime?: boolean, partition
     async startRuntime (groupId) {
       env.groupId = groupId ?? `sync-${randomBytes(3).toString('hex')}`
       const r = await startSyncRuntime({
-        db, kafka, registry, producer, logger, cipher, graph, clock: now, groupId: env.groupId,
-        syncIntervalMs: 100, consumer: { maxWaitTimeMs: 50, commitIntervalMs: 100 }
+        db,
+        kafka,
+        registry,
+        producer,
+        logger,
+        cipher,
+        graph,
+        clock: now,
+        groupId: env.groupId,
+        syncIntervalMs: 100,
+        consumer: { maxWaitTimeMs: 50, commitIntervalMs: 100 }
       })
       runtime = r
       env.runtime = r

@@ -13,7 +13,9 @@ async function tenantWithKey (env: SyncEnv): Promise<string> {
 async function register (env: SyncEnv, key: string, id: string, waba: string, display: string, onboardedAt?: Date): Promise<void> {
   await env.app.inject({ method: 'POST', url: '/v1/wabas', headers: bearer(key), payload: { id: waba } })
   const r = await env.app.inject({
-    method: 'POST', url: '/v1/numbers', headers: bearer(key),
+    method: 'POST',
+    url: '/v1/numbers',
+    headers: bearer(key),
     payload: { id, waba_id: waba, display_phone_number: display, mode: 'coexistence', access_token: `sim-token-${id}`, ...(onboardedAt !== undefined ? { onboarded_at: onboardedAt.toISOString() } : {}) }
   })
   if (r.statusCode !== 201) throw new Error(r.body)
@@ -25,7 +27,11 @@ t.test('a full coexistence onboarding with 6 months of history across many threa
   const id = '620000000000301'
   const onboardedAt = Date.now()
   env.sim.control.configureNumber({
-    phoneNumberId: id, wabaId: '310000000000301', displayPhoneNumber: '5511999990301', mode: 'coexistence', onboardedAt,
+    phoneNumberId: id,
+    wabaId: '310000000000301',
+    displayPhoneNumber: '5511999990301',
+    mode: 'coexistence',
+    onboardedAt,
     sync: { contacts: { count: 40, chunkSize: 15 }, history: { messages: 3000, threads: 120, days: 180, chunkSize: 150, mediaRatio: 0.1, order: 'shuffled', concurrency: 8 } }
   })
   env.sim.control.setWebhookTarget({ url: env.ingressUrl, appSecret: 'sim-secret' })

@@ -111,6 +111,6 @@ export function pricingAnalytics (sends: readonly PricedSend[], q: PricingAnalyt
     acc.cost = Math.round((acc.cost + (free ? 0 : rates[s.category])) * 1e6) / 1e6
     points.set(key, acc)
   }
-  const data_points = [...points.values()].sort((a, b) => (a.start as number) - (b.start as number))
-  return data_points.length === 0 ? {} : { pricing_analytics: { data: [{ data_points }] } }
+  const dataPoints = [...points.values()].sort((a, b) => (a.start as number) - (b.start as number))
+  return dataPoints.length === 0 ? {} : { pricing_analytics: { data: [{ data_points: dataPoints }] } }
 }

@@ -250,7 +250,7 @@ export interface ContactChange {
 
 /** An `smb_app_state_sync` webhook (contacts added/edited or removed in the Business App). */
 export function buildStateSyncWebhook (n: NumberRef, changes: ContactChange[]): WebhookEnvelope {
-  const state_sync = changes.map((c) => ({
+  const stateSync = changes.map((c) => ({
     type: 'contact',
     contact: c.action === 'remove'
       ? { phone_number: c.phoneNumber }
@@ -258,7 +258,7 @@ export function buildStateSyncWebhook (n: NumberRef, changes: ContactChange[]): 
     action: c.action,
     metadata: { timestamp: unixSeconds(c.at) }
   }))
-  return buildEnvelope(n.wabaId, 'smb_app_state_sync', phoneValue(n, { state_sync }))
+  return buildEnvelope(n.wabaId, 'smb_app_state_sync', phoneValue(n, { state_sync: stateSync }))
 }
 
 export type HistoryStatus = 'DELIVERED' | 'ERROR' | 'PENDING' | 'PLAYED' | 'READ' | 'SENT'

@@ -28,7 +28,7 @@ interface Waiter<T> { item: T, resolve: () => void, reject: (err: unknown) => vo
 export function createGroupCommitter<T> (opts: GroupCommitOptions<T>): GroupCommitter<T> {
   const maxBatch = opts.maxBatch ?? 500
   const lingerMs = opts.lingerMs ?? 2
-  let queue: Waiter<T>[] = []
+  const queue: Waiter<T>[] = []
   let timer: NodeJS.Timeout | undefined
   let running = 0
 

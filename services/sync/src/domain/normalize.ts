@@ -125,8 +125,10 @@ export function historyThreadRows (thread: HistoryThread, businessDisplayNumber:
 }
 
 /** The media a `history` webhook delivers after its placeholders: user-sent (`messages[]`) or business-sent (`message_echoes[]`). */
-export function historyMediaRows (value: { messages?: ReadonlyArray<Loose & { id: string, type: string, from: string, from_user_id?: string | undefined, timestamp: string | number }> | undefined,
-  message_echoes?: readonly EchoMessage[] | undefined }, businessDisplayNumber: string): MessageInput[] {
+export function historyMediaRows (value: {
+  messages?: ReadonlyArray<Loose & { id: string, type: string, from: string, from_user_id?: string | undefined, timestamp: string | number }> | undefined,
+  message_echoes?: readonly EchoMessage[] | undefined
+}, businessDisplayNumber: string): MessageInput[] {
   const business = normalisePhone(businessDisplayNumber)
   const inbound = (value.messages ?? []).map((m): MessageInput => {
     const from = normalisePhone(m.from)

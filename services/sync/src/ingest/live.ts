@@ -134,8 +134,13 @@ export async function ingestEchoes (db: DbExecutor, number: NumberInfo, value: E
   const events: PendingEvent[] = res.inserted.map((m) => {
     const r = byWamid.get(m.wamid) as MessageInput
     return domainEvent(number, `echo:${number.phoneNumberId}:${m.wamid}`, r.sentAt, 'messageEchoed', {
-      wamid: m.wamid, toWaId: r.customer.waId ?? '', toUserId: r.customer.userId ?? '', type: r.type, text: r.text ?? '',
-      conversationId: m.conversationId, messageJson: bytes(r.content)
+      wamid: m.wamid,
+      toWaId: r.customer.waId ?? '',
+      toUserId: r.customer.userId ?? '',
+      type: r.type,
+      text: r.text ?? '',
+      conversationId: m.conversationId,
+      messageJson: bytes(r.content)
     })
   })
   for (const ch of res.ownerChanges) {

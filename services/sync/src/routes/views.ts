@@ -74,9 +74,22 @@ export async function loadNumberView (db: Db, tenantId: string, id: string, now:
 
 type View = z.infer<typeof NumberView>
 type NumberRow = {
-  id: string, tenant_id: string, waba_id: string, display_phone_number: string, mode: View['mode'], throughput_mps: number, status: View['status'], created_at: Date,
-  lifecycle_state: View['lifecycle']['state'] | null, last_event: string | null, last_event_at: Date | null, reason: string | null, initiated_by: string | null,
-  last_app_activity_at: Date | null, activity_warning_level: string | null, has_access_token: boolean
+  id: string,
+  tenant_id: string,
+  waba_id: string,
+  display_phone_number: string,
+  mode: View['mode'],
+  throughput_mps: number,
+  status: View['status'],
+  created_at: Date,
+  lifecycle_state: View['lifecycle']['state'] | null,
+  last_event: string | null,
+  last_event_at: Date | null,
+  reason: string | null,
+  initiated_by: string | null,
+  last_app_activity_at: Date | null,
+  activity_warning_level: string | null,
+  has_access_token: boolean
 }
 
 export function numberJson (n: NumberRow, now: Date, onboarding: z.infer<typeof SyncView> | null): z.infer<typeof NumberView> {

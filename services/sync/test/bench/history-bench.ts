@@ -59,7 +59,7 @@ export function threadMessages (tag: string, t: number, perThread: number, now: 
 }
 
 /** The chunks of a history of `threads × perThread` messages, `threadsPerChunk` threads each. */
-export function* historyChunks (tag: string, threads: number, perThread: number, threadsPerChunk: number, now: number): Generator<Chunk> {
+export function * historyChunks (tag: string, threads: number, perThread: number, threadsPerChunk: number, now: number): Generator<Chunk> {
   const total = Math.ceil(threads / threadsPerChunk)
   const orders = [0, 0, 0]
   for (let c = 0; c < total; c++) {
@@ -171,8 +171,15 @@ export async function runImportWorker (url: string, brokers: string[], prefix: s
   await producer.connect()
   const graph = createGraphClient({ baseUrl: 'http://127.0.0.1:9', version: 'v24.0' })
   const runtime = await startSyncRuntime({
-    db, kafka, registry, producer, logger, graph, cipher: createTokenCipher({ current: randomBytes(32) }),
-    groupId: 'sync-bench-' + randomBytes(3).toString('hex'), consumer: { maxWaitTimeMs: 50, commitIntervalMs: 200 }
+    db,
+    kafka,
+    registry,
+    producer,
+    logger,
+    graph,
+    cipher: createTokenCipher({ current: randomBytes(32) }),
+    groupId: 'sync-bench-' + randomBytes(3).toString('hex'),
+    consumer: { maxWaitTimeMs: 50, commitIntervalMs: 200 }
   })
   if (process.env.BENCH_MEMORY_DETAIL === '1') console.log('worker RSS when ready (MB):', Math.round(process.memoryUsage().rss / 1048576))
   process.send?.({ ready: true })

@@ -46,7 +46,10 @@ t.test('each webhook delivered three times, shuffled, gives exactly one row each
   bodies.push(appStateSyncWebhook({ ...scope, items: [{ action: 'remove', phoneNumber: '5511900000003', timestamp: 1751400302 }] }))
   for (let c = 0; c < 4; c++) {
     bodies.push(historyChunkWebhook({
-      ...scope, phase: 1, chunkOrder: c, progress: c === 3 ? 100 : 25 * (c + 1),
+      ...scope,
+      phase: 1,
+      chunkOrder: c,
+      progress: c === 3 ? 100 : 25 * (c + 1),
       threads: [0, 1, 2].map((th) => historyThread({ userWaId: `55118000000${th}`, businessNumber: n.display, messages: Array.from({ length: 10 }, (_, m) => ({ direction: m % 2 === 0 ? 'in' as const : 'out' as const, wamid: `wamid.H_${c}_${th}_${m}`, timestamp: 1745000000 + c * 1000 + m, body: 'old', placeholder: m === 9 })) }))
     }))
   }
@@ -59,10 +62,10 @@ t.test('each webhook delivered three times, shuffled, gives exactly one row each
   await env.caughtUp(env.groupId)
 
   const count = async (q: string): Promise<number> => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM ${sql.raw(q)}`.execute(env.db)).rows[0]?.n ?? -1
-  t.equal(await count(`messages WHERE source = 'customer'`), 22, 'one row per inbound message')
-  t.equal(await count(`messages WHERE source = 'business_app'`), 5, 'one row per echo')
-  t.equal(await count(`messages WHERE source = 'history'`), 120, 'one row per history message')
-  t.equal(await count(`messages WHERE media_pending`), 11, 'placeholders kept; the one with media filled')
+  t.equal(await count('messages WHERE source = \'customer\''), 22, 'one row per inbound message')
+  t.equal(await count('messages WHERE source = \'business_app\''), 5, 'one row per echo')
+  t.equal(await count('messages WHERE source = \'history\''), 120, 'one row per history message')
+  t.equal(await count('messages WHERE media_pending'), 11, 'placeholders kept; the one with media filled')
   t.equal(await count('history_chunks'), 4)
   t.equal(await count('message_statuses'), 7, 'one audit row per (wamid, status)')
   const states = await env.db.selectFrom('delivery_states').select(['wamid', 'status', 'error_code']).orderBy('wamid').execute()
@@ -145,7 +148,10 @@ t.test('a history chunk redelivered after a crash mid-import adds nothing twice'
   await sql`CREATE TRIGGER crash_mid_import AFTER INSERT ON messages FOR EACH STATEMENT EXECUTE FUNCTION crash_mid_import()`.execute(env.db)
 
   const chunk = historyChunkWebhook({
-    ...scope, phase: 2, chunkOrder: 7, progress: 60,
+    ...scope,
+    phase: 2,
+    chunkOrder: 7,
+    progress: 60,
     threads: Array.from({ length: 5 }, (_, th) => historyThread({ userWaId: `55117000000${th}`, businessNumber: n.display, messages: Array.from({ length: 40 }, (_, m) => ({ direction: 'in' as const, wamid: `wamid.C_${th}_${m}`, timestamp: 1740000000 + m })) }))
   })
   await env.publishBody(chunk)

@@ -12,12 +12,25 @@ t.test('API-sent messages: stored once by wamid with their content, whichever of
   const n = await seedNumber(db)
   const info = { ...n, displayPhoneNumber: n.display, mode: 'coexistence' as const }
   const request = (id: string, body: unknown) => create(OutboundRequestSchema, {
-    requestId: id, tenantId: n.tenantId, phoneNumberId: n.phoneNumberId, recipient: '5511977770000', recipientType: RecipientType.PHONE,
-    messageJson: enc.encode(JSON.stringify(body)), acceptedAt: BigInt(Date.now())
+    requestId: id,
+    tenantId: n.tenantId,
+    phoneNumberId: n.phoneNumberId,
+    recipient: '5511977770000',
+    recipientType: RecipientType.PHONE,
+    messageJson: enc.encode(JSON.stringify(body)),
+    acceptedAt: BigInt(Date.now())
   })
   const result = (id: string, wamid: string) => create(OutboundResultSchema, {
-    requestId: id, tenantId: n.tenantId, phoneNumberId: n.phoneNumberId, recipient: '5511977770000', recipientType: RecipientType.PHONE,
-    status: OutboundStatus.SENT, wamid, sentAt: BigInt(Date.now()), completedAt: BigInt(Date.now()), category: 'utility'
+    requestId: id,
+    tenantId: n.tenantId,
+    phoneNumberId: n.phoneNumberId,
+    recipient: '5511977770000',
+    recipientType: RecipientType.PHONE,
+    status: OutboundStatus.SENT,
+    wamid,
+    sentAt: BigInt(Date.now()),
+    completedAt: BigInt(Date.now()),
+    category: 'utility'
   })
   // Request first, then the result (twice).
   await ingestOutboundRequest(db, request('r1', { messaging_product: 'whatsapp', to: '5511977770000', type: 'text', text: { body: 'Seu pedido saiu' } }))

@@ -55,7 +55,9 @@ t.test('accounts: tenant, key shown once, WABA subscribed, coexistence number wi
 
   for (const [display, country] of [['+234 803 555 0100', 'NG'], ['27825550100', 'ZA']] as const) {
     const refused = await app.inject({
-      method: 'POST', url: '/v1/numbers', headers: bearer(plain),
+      method: 'POST',
+      url: '/v1/numbers',
+      headers: bearer(plain),
       payload: { id: '620000000000199', waba_id: WABA, display_phone_number: display, mode: 'coexistence', access_token: TOKEN }
     })
     t.equal(refused.statusCode, 422)
@@ -87,8 +89,23 @@ t.test('tenant walls: another tenant gets 404, never 403, on every resource', as
   // A conversation of tenant A.
   const { insertMessages } = await import('../../src/store/messages.ts')
   await insertMessages(env.db, { tenantId: a.id, phoneNumberId: '620000000000201', wabaId: '310000000000201' }, [{
-    wamid: 'wamid.A1', direction: 'inbound', source: 'customer', type: 'text', text: 'olá', content: {}, mediaId: null, mediaMimeType: null, mediaPending: false,
-    contextWamid: null, referral: null, fromId: '5511988880000', toId: null, sentAt: new Date(), historyStatus: null, requestId: null, customer: { waId: '5511988880000', userId: null }
+    wamid: 'wamid.A1',
+    direction: 'inbound',
+    source: 'customer',
+    type: 'text',
+    text: 'olá',
+    content: {},
+    mediaId: null,
+    mediaMimeType: null,
+    mediaPending: false,
+    contextWamid: null,
+    referral: null,
+    fromId: '5511988880000',
+    toId: null,
+    sentAt: new Date(),
+    historyStatus: null,
+    requestId: null,
+    customer: { waId: '5511988880000', userId: null }
   }])
   const convs = (await app.inject({ method: 'GET', url: '/v1/conversations', headers: bearer(a.key) })).json()
   t.equal(convs.data.length, 1)

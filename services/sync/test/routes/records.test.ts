@@ -4,9 +4,24 @@ import { ADMIN_KEY, bearer, syncEnv } from '../harness.ts'
 import { seedNumber } from '../helpers.ts'
 
 const msg = (wamid: string, waId: string, at: number, over: Partial<MessageInput> = {}): MessageInput => ({
-  wamid, direction: 'inbound', source: 'customer', type: 'text', text: `hello ${wamid}`, content: { type: 'text' }, mediaId: null, mediaMimeType: null,
-  mediaPending: false, contextWamid: null, referral: null, fromId: waId, toId: null, sentAt: new Date(at * 1000), historyStatus: null, requestId: null,
-  customer: { waId, userId: null, profileName: `Name ${waId.slice(-3)}` }, ...over
+  wamid,
+  direction: 'inbound',
+  source: 'customer',
+  type: 'text',
+  text: `hello ${wamid}`,
+  content: { type: 'text' },
+  mediaId: null,
+  mediaMimeType: null,
+  mediaPending: false,
+  contextWamid: null,
+  referral: null,
+  fromId: waId,
+  toId: null,
+  sentAt: new Date(at * 1000),
+  historyStatus: null,
+  requestId: null,
+  customer: { waId, userId: null, profileName: `Name ${waId.slice(-3)}` },
+  ...over
 })
 
 t.test('query API: conversations newest first with a cursor and a number filter, messages, contacts search, handover', async (t) => {

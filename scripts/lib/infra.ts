@@ -18,7 +18,7 @@ const noop = async (): Promise<void> => {}
 
 function log (msg: string): void { process.stderr.write(`coexist: ${msg}\n`) }
 
-export function portOpen (port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
+function portOpen (port: number, host = '127.0.0.1', timeoutMs = 1000): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ port, host })
     const done = (ok: boolean): void => { s.destroy(); resolve(ok) }
@@ -43,7 +43,7 @@ export async function freePortPair (start: number, span = 50): Promise<number> {
 
 let runtimeChecked: Promise<boolean> | undefined
 /** True when testcontainers finds a working container runtime within a few seconds. */
-export function containerRuntimeAvailable (): Promise<boolean> {
+function containerRuntimeAvailable (): Promise<boolean> {
   runtimeChecked ??= (async () => {
     if (process.env.COEXIST_NO_CONTAINERS === '1') return false
     try {

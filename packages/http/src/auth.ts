@@ -13,7 +13,7 @@ const KEY_CHARS = /^[A-Za-z0-9._~+/=:-]+$/
 const V1 = /^\/v1(\/|$)/
 
 /** The route's declared mode, or the default for its URL ('tenant' under /v1, else 'none'). */
-export function defaultAuthMode (url: string, declared: AuthMode | undefined): AuthMode {
+function defaultAuthMode (url: string, declared: AuthMode | undefined): AuthMode {
   return declared ?? (V1.test(url) ? 'tenant' : 'none')
 }
 

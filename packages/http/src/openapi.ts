@@ -8,7 +8,7 @@ import { PROBLEM_CONTENT_TYPE, ProblemSchema } from './problem.ts'
 export const OPENAPI_PATH = '/v1/openapi.json'
 
 /** Security schemes of the document: either header carries the same API key. */
-export const SECURITY_SCHEMES = {
+const SECURITY_SCHEMES = {
   bearerAuth: { type: 'http', scheme: 'bearer', description: 'API key as a bearer token: `Authorization: Bearer <key>`' },
   apiKeyHeader: { type: 'apiKey', in: 'header', name: 'X-API-Key', description: 'API key in the `X-API-Key` header' }
 } as const

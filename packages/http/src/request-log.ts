@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage } from 'node:http'
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 
-export const REDACTED_VALUE = '[REDACTED]'
+const REDACTED_VALUE = '[REDACTED]'
 /** Query parameter names whose values are secrets (hub.verify_token, access_token, api_key, code…). */
 const SECRET_PARAM = /(token|secret|signature|passw|api[-_.]?key|auth|session|cookie)/i
 const SECRET_NAME = /^(key|code|sig|hub\.challenge)$/i

@@ -8,7 +8,7 @@ export const TENANT_B_KEY = 'ck_tenant_b_1a2b3c4d5e6f70819203'
 export const OPS_ADMIN_KEY = 'ck_ops_admin_55aa55aa55aa55aa55aa'
 
 /** A key table as a service would hold it (there: hashed, in Postgres). */
-export const KEYS: Readonly<Record<string, ResolvedApiKey>> = {
+const KEYS: Readonly<Record<string, ResolvedApiKey>> = {
   [TENANT_A_KEY]: { keyId: 'key_a', tenantId: 'tenant_a', roles: ['messages:send'] },
   [TENANT_B_KEY]: { keyId: 'key_b', tenantId: 'tenant_b', roles: [] },
   [OPS_ADMIN_KEY]: { keyId: 'key_ops', tenantId: null, roles: ['admin'] }

@@ -8,7 +8,7 @@ import { randomDigits } from './random.ts'
 import { MEDIA_MIME, type MediaRef, type MediaType } from './webhooks/builders.ts'
 
 /** Meta: a media URL from `GET /{media-id}` expires after 5 minutes. */
-export const MEDIA_URL_TTL_MS = 5 * 60_000
+const MEDIA_URL_TTL_MS = 5 * 60_000
 
 export interface StoredMedia {
   id: string

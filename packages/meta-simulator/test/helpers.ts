@@ -86,7 +86,7 @@ export async function graph (baseUrl: string, method: 'GET' | 'POST' | 'DELETE',
 
 export const PNID = '620000000000001'
 export const WABA = '310000000000001'
-export const DISPLAY = '5511999990000'
+const DISPLAY = '5511999990000'
 export const TOKEN = 'sim-token-620000000000001'
 export const USER = '5511988887777'
 

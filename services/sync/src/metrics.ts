@@ -10,8 +10,8 @@ import { sql, type Db } from '@coexist/db'
 import { Counter, Gauge, Histogram, type Registry } from '@coexist/http'
 
 /** Published after each committed write: `{ field, messages }` (messages newly stored). */
-export const SYNC_STORED_CHANNEL = 'coexist:sync:stored'
-export interface StoredDiagnostic { field: string, messages: number }
+const SYNC_STORED_CHANNEL = 'coexist:sync:stored'
+interface StoredDiagnostic { field: string, messages: number }
 const stored = diagnostics.channel(SYNC_STORED_CHANNEL)
 
 /** Reports rows stored by a consumer (no-op without subscribers). */

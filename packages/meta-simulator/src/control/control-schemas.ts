@@ -8,7 +8,7 @@ import { ACCOUNT_EVENTS, DISCONNECTION_REASONS, INBOUND_TYPES } from '../webhook
 const digits = z.string().regex(/^\d{1,20}$/, 'digits only')
 const epochMs = z.union([z.number().nonnegative(), z.iso.datetime({ offset: true }).transform((s) => Date.parse(s))])
 
-export const PricingCategorySchema = z.enum(['marketing', 'utility', 'authentication', 'authentication_international', 'marketing_lite', 'service', 'referral_conversion'])
+const PricingCategorySchema = z.enum(['marketing', 'utility', 'authentication', 'authentication_international', 'marketing_lite', 'service', 'referral_conversion'])
 
 export const HistoryScenarioSchema = z.object({
   messages: z.number().int().min(0).max(1_000_000).default(200),
@@ -91,7 +91,6 @@ export const NumberConfigSchema = z.object({
 })
 export type NumberConfigInput = z.input<typeof NumberConfigSchema>
 export type NumberConfig = z.output<typeof NumberConfigSchema>
-export type HistoryScenarioConfig = z.output<typeof HistoryScenarioSchema>
 
 const SERVER_ERROR_CODES = [131000, 2, 131016, 133004, 131057] as const
 
@@ -149,7 +148,7 @@ export const ResetSchema = z.object({
 }).prefault({})
 export type ResetInput = z.input<typeof ResetSchema>
 
-export const EmitOptionsSchema = z.object({
+const EmitOptionsSchema = z.object({
   duplicates: z.number().int().min(0).max(10).optional(),
   delayMs: z.number().int().min(0).optional(),
   signature: z.enum(['valid', 'invalid', 'missing']).optional()

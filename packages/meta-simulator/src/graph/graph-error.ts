@@ -12,7 +12,7 @@ export interface GraphErrorAnswer {
 }
 
 /** `error_data.details` texts in Meta's wording, for codes where the default title is too vague. */
-export const META_DETAILS: Readonly<Record<number, string>> = Object.freeze({
+const META_DETAILS: Readonly<Record<number, string>> = Object.freeze({
   130429: 'Cloud API message throughput has been reached.',
   131056: 'Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.',
   131047: 'Message failed to send because more than 24 hours have passed since the customer last replied to this number.',
@@ -25,7 +25,7 @@ export const META_DETAILS: Readonly<Record<number, string>> = Object.freeze({
 })
 
 /** A random `fbtrace_id` shaped like Meta's (23 url-safe characters). */
-export function fbtraceId (): string {
+function fbtraceId (): string {
   return randomBytes(18).toString('base64url').slice(0, 23)
 }
 

@@ -81,7 +81,7 @@ export const graphRoutes: FastifyPluginAsync<GraphRoutesOptions> = async (app, {
 }
 
 /** The `file` part of a multipart body (enough of RFC 7578 for Graph media uploads). */
-export function multipartFile (contentType: string, body: Buffer): { bytes: Buffer, mimeType: string } | undefined {
+function multipartFile (contentType: string, body: Buffer): { bytes: Buffer, mimeType: string } | undefined {
   const m = /boundary=(?:"([^"]+)"|([^;]+))/i.exec(contentType)
   const boundary = m?.[1] ?? m?.[2]
   if (boundary === undefined) return undefined

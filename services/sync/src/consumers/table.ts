@@ -38,7 +38,7 @@ const PERMANENT_SQL = /^(22|23|42)/
 const dec = new TextDecoder()
 
 /** Parses a WebhookChange's value with the field's schema; a bad one is a permanent error. */
-export function parseWebhookChange<F extends WebhookField> (field: F, change: WebhookChange): WebhookValue<F> {
+function parseWebhookChange<F extends WebhookField> (field: F, change: WebhookChange): WebhookValue<F> {
   let raw: unknown
   try {
     raw = JSON.parse(dec.decode(change.valueJson))

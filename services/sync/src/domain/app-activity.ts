@@ -6,8 +6,8 @@
  */
 export const DAY_MS = 24 * 60 * 60 * 1000
 export const INACTIVITY_LIMIT_MS = 14 * DAY_MS
-export const WARNING_AFTER_MS = 10 * DAY_MS
-export const CRITICAL_AFTER_MS = 13 * DAY_MS
+const WARNING_AFTER_MS = 10 * DAY_MS
+const CRITICAL_AFTER_MS = 13 * DAY_MS
 
 export type ActivityLevel = 'warning' | 'critical'
 

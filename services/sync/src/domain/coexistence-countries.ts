@@ -4,7 +4,7 @@
  * names Nigeria and South Africa (the 2025 changelog entries for AU, JP, PH, RU, KR, TR, the EEA,
  * the EU and India *added* support). Kept as data so an ops change is one line.
  */
-export const COEXISTENCE_UNSUPPORTED: ReadonlyArray<{ callingCode: string, country: string, iso: string }> = Object.freeze([
+const COEXISTENCE_UNSUPPORTED: ReadonlyArray<{ callingCode: string, country: string, iso: string }> = Object.freeze([
   { callingCode: '234', country: 'Nigeria', iso: 'NG' },
   { callingCode: '27', country: 'South Africa', iso: 'ZA' }
 ])

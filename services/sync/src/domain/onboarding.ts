@@ -5,12 +5,10 @@
  * requests (Meta may send the first history chunk before our "accepted" write commits), so an
  * event may skip states but never moves back.
  */
-export const ONBOARDING_STATES = ['onboarded', 'contacts_sync_requested', 'history_sync_requested', 'importing',
-  'complete', 'declined', 'expired', 'failed', 'refused'] as const
-export type OnboardingState = typeof ONBOARDING_STATES[number]
+import type { SyncType } from '@coexist/meta'
 
-export const SYNC_TYPES = ['smb_app_state_sync', 'history'] as const
-export type SyncType = typeof SYNC_TYPES[number]
+export type OnboardingState = 'onboarded' | 'contacts_sync_requested' | 'history_sync_requested' | 'importing' |
+  'complete' | 'declined' | 'expired' | 'failed' | 'refused'
 
 /** Meta accepts `smb_app_data` only within this long after onboarding (2593108 after). */
 export const SYNC_WINDOW_MS = 24 * 60 * 60 * 1000

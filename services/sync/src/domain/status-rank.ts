@@ -4,7 +4,7 @@
  * message is read at once, so the stored status is the highest rank seen, never the latest.
  * Unknown statuses (e.g. the old `deleted`) rank 0: kept in the audit trail, never applied.
  */
-export const STATUS_RANK: Readonly<Record<string, number>> = Object.freeze({
+const STATUS_RANK: Readonly<Record<string, number>> = Object.freeze({
   sent: 1,
   delivered: 2,
   read: 3,

@@ -7,7 +7,7 @@ import { domainEvent, enqueueEvents } from '../store/outbox.ts'
 import type { NumberInfo } from './number-directory.ts'
 
 /** Meta's code for "history sync is turned off by the business". */
-export const HISTORY_DECLINED_CODE = 2593109
+const HISTORY_DECLINED_CODE = 2593109
 
 export interface HistoryResult {
   chunks: number

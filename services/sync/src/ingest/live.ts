@@ -58,7 +58,7 @@ export async function ingestMessages (db: DbExecutor, number: NumberInfo, value:
  * INSERT … ON CONFLICT DO UPDATE … WHERE rank grows; a late `sent` after `read` changes nothing,
  * `failed` keeps its error. Every status is also kept once in `message_statuses`.
  */
-export async function applyStatuses (db: DbExecutor, number: NumberInfo, unsorted: readonly StatusUpdate[]): Promise<PendingEvent[]> {
+async function applyStatuses (db: DbExecutor, number: NumberInfo, unsorted: readonly StatusUpdate[]): Promise<PendingEvent[]> {
   if (unsorted.length === 0) return []
   const statuses = [...unsorted].sort((a, b) => a.id < b.id ? -1 : a.id > b.id ? 1 : a.status < b.status ? -1 : 1)
   const at = (s: StatusUpdate): number => unixSeconds(s.timestamp) * 1000

@@ -11,7 +11,7 @@ import { SyncErrors } from '../errors.ts'
 import { domainEvent, enqueueEvents } from '../store/outbox.ts'
 import { decodeCursor, encodeCursor } from './cursor.ts'
 import { ContactView, ConversationView, MessageView, NumberView, SyncView, page } from './schemas.ts'
-import { loadNumberView, loadSyncView, numberJson } from './views.ts'
+import { loadNumberView, loadSyncView } from './views.ts'
 
 export interface RecordsRoutesOptions {
   db: Db
@@ -221,5 +221,3 @@ export const recordsRoutes: FastifyPluginAsyncZod<RecordsRoutesOptions> = async 
     return { id: r.id, owner: r.owner, owner_changed_at: r.owner_changed_at?.toISOString() ?? null }
   })
 }
-
-export { numberJson }

@@ -3,7 +3,7 @@ import { z } from 'zod'
 
 const Iso = z.string().describe('ISO 8601 timestamp')
 
-export const SyncRequestView = z.object({
+const SyncRequestView = z.object({
   sync_type: z.enum(['smb_app_state_sync', 'history']),
   state: z.enum(['pending', 'in_flight', 'accepted', 'failed', 'expired']),
   attempts: z.number().int(),

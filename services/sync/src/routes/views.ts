@@ -92,7 +92,7 @@ type NumberRow = {
   has_access_token: boolean
 }
 
-export function numberJson (n: NumberRow, now: Date, onboarding: z.infer<typeof SyncView> | null): z.infer<typeof NumberView> {
+function numberJson (n: NumberRow, now: Date, onboarding: z.infer<typeof SyncView> | null): z.infer<typeof NumberView> {
   return {
     id: n.id,
     tenant_id: n.tenant_id,

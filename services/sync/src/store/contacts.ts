@@ -21,7 +21,7 @@ export function identityKey (i: { waId: string | null, userId: string | null }):
 }
 
 /** Meta sends empty strings where a user hides behind a username; treat them as absent. */
-export function cleanId (v: string | null | undefined): string | null {
+function cleanId (v: string | null | undefined): string | null {
   return v === undefined || v === null || v.trim() === '' ? null : v
 }
 
@@ -110,7 +110,7 @@ async function upsertBy (db: DbExecutor, number: NumberRef, column: 'wa_id' | 'u
  * holds that user id (the user wrote before Meta told us their phone), that contact is merged
  * into this one: its conversation and messages move over, and it is deleted.
  */
-export async function attachUserId (db: DbExecutor, number: NumberRef, contactId: string, userId: string): Promise<void> {
+async function attachUserId (db: DbExecutor, number: NumberRef, contactId: string, userId: string): Promise<void> {
   const other = await sql<{ id: string, wa_id: string | null, username: string | null, profile_name: string | null }>`
     SELECT id, wa_id, username, profile_name FROM contacts
     WHERE phone_number_id = ${number.phoneNumberId} AND user_id = ${userId} FOR UPDATE`.execute(db)

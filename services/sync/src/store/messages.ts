@@ -1,8 +1,8 @@
 import { sql, type DbExecutor } from '@coexist/db'
 import { identityKey, resolveContacts, resolveConversations, type CustomerIdentity, type NumberRef } from './contacts.ts'
 
-export type MessageDirection = 'inbound' | 'outbound'
-export type MessageSource = 'customer' | 'business_app' | 'api' | 'history'
+type MessageDirection = 'inbound' | 'outbound'
+type MessageSource = 'customer' | 'business_app' | 'api' | 'history'
 
 /** One message as stored, normalised from whichever webhook or record brought it. */
 export interface MessageInput {
@@ -30,13 +30,13 @@ export interface MessageInput {
 }
 
 /** A message that was new (not a duplicate), with where it went. */
-export interface InsertedMessage {
+interface InsertedMessage {
   wamid: string
   conversationId: string
 }
 
 /** A conversation whose owner moved (an echo: the owner answered from the app). */
-export interface OwnerChange {
+interface OwnerChange {
   conversationId: string
   fromOwner: string
   toOwner: string

@@ -1,7 +1,7 @@
 import { getAccessToken, sql, type Db, type DbExecutor, type TokenCipher } from '@coexist/db'
 import type { Logger } from '@coexist/logger'
-import { findMetaApiError, type GraphClient } from '@coexist/meta'
-import { syncRetryDelayMs, type SyncType } from '../domain/onboarding.ts'
+import { findMetaApiError, type GraphClient, type SyncType } from '@coexist/meta'
+import { syncRetryDelayMs } from '../domain/onboarding.ts'
 import { applyOnboardingEvent } from '../store/onboarding.ts'
 import type { EventSubject } from '../store/outbox.ts'
 

@@ -13,7 +13,7 @@ import { webhookRoutes } from './routes/webhooks.ts'
 export interface IngressDeps {
   logger: Logger
   /** The group-commit producer (@coexist/bus); publish() resolves once Kafka acknowledged. */
-  producer: Pick<BusProducer, 'publish'>
+  producer: Pick<BusProducer, 'publish' | 'publishRaw'>
   topics: TopicRegistry
   /** appId → secrets (several while a secret is rotated). */
   appSecrets: ReadonlyMap<string, readonly string[]>

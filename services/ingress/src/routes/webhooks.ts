@@ -5,7 +5,7 @@
  * every record (acks=all). Anything else Meta retries, which is what keeps invariant 1.
  */
 import type { BusProducer, TopicRegistry } from '@coexist/bus'
-import { newTraceId } from '@coexist/bus'
+import { HEADER, PROTOBUF_CONTENT_TYPE, newTraceId } from '@coexist/bus'
 import { findCode } from '@coexist/errors'
 import type { FastifyPluginAsyncZod } from '@coexist/http'
 import { SIGNATURE_HEADER, checkVerifyChallenge, type SignatureVerifier } from '@coexist/meta'
@@ -13,10 +13,11 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { z } from 'zod'
 import { IngressErrors } from '../errors.ts'
 import type { IngressMetrics, RequestOutcome, SignatureFailure } from '../metrics.ts'
-import { planWebhook } from '../webhook/fan-out.ts'
+import { encodeRawWebhook, encodeWebhookChange } from '../webhook/encode.ts'
+import { planWebhook, type PlannedRecord } from '../webhook/fan-out.ts'
 
 export interface WebhookRoutesOptions {
-  producer: Pick<BusProducer, 'publish'>
+  producer: Pick<BusProducer, 'publish' | 'publishRaw'>
   topics: TopicRegistry
   verifier: SignatureVerifier
   verifyToken: string
@@ -70,6 +71,25 @@ const receiveSchema = {
 export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, opts) => {
   const { producer, topics, verifier, verifyToken, metrics, publishTimeoutMs, now } = opts
   const outcomes = new WeakMap<FastifyRequest, RequestOutcome>()
+  const publishOptions = { timeoutMs: publishTimeoutMs }
+
+  /**
+   * One planned record to Kafka. The archive and the changes are encoded here (encode.ts, the
+   * bytes toBinary writes) and published as bytes with the headers publish() would give them;
+   * the rare unrouted record goes through publish().
+   */
+  const publishRecord = (r: PlannedRecord, traceId: string): Promise<void> => {
+    if (r.topic === 'webhook.unrouted') return producer.publish(r.topic, { key: r.key, value: r.value, traceId }, publishOptions)
+    const spec = topics.topic(r.topic)
+    const value = r.topic === 'webhook.raw' ? encodeRawWebhook(r.value) : encodeWebhookChange(r.value)
+    const headers = {
+      [HEADER.eventType]: spec.eventType(r.value as never),
+      [HEADER.schema]: spec.schema.typeName,
+      [HEADER.contentType]: PROTOBUF_CONTENT_TYPE,
+      [HEADER.traceId]: traceId
+    }
+    return producer.publishRaw(r.topic, { key: r.key, value, headers }, publishOptions)
+  }
 
   // Every body reaches the handler as the raw Buffer, whatever its Content-Type: the signature
   // covers the bytes, so nothing may parse (or re-encode) them before the check.
@@ -123,7 +143,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
     const traceId = traceIdOf(request.id)
     const started = performance.now()
     try {
-      await Promise.all(plan.records.map((r) => producer.publish(r.topic, { key: r.key, value: r.value, traceId }, { timeoutMs: publishTimeoutMs })))
+      await Promise.all(plan.records.map((r) => publishRecord(r, traceId)))
     } catch (err) {
       metrics.publishDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000)
       const code = findCode(err) ?? 'UNKNOWN'

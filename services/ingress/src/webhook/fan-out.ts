@@ -3,9 +3,11 @@
  * `entry[].changes[]` on its field's topic, and unrouted records for what cannot be routed.
  * Pure: no I/O, so every routing rule is tested without a broker.
  */
-import type { PublishRecord, TopicRegistry, WebhookTopicKey } from '@coexist/bus'
-import { changeRoutingKeys, listChanges, parseEnvelope } from '@coexist/meta'
+import type { PublishRecord, TopicRegistry, TopicSpec, WebhookTopicKey } from '@coexist/bus'
+import { DEFAULT_MAX_WEBHOOK_BYTES, changeRoutingKeys, listChanges, parseEnvelope } from '@coexist/meta'
+import type { RawWebhookFields, WebhookChangeFields } from './encode.ts'
 import { findChangeSpans, type ChangeSpan, type Span } from './json-spans.ts'
+import { scanWebhook } from './scan-webhook.ts'
 
 /** Meta's `object` for WhatsApp webhooks; any other is not ours to route. */
 export const WHATSAPP_OBJECT = 'whatsapp_business_account'
@@ -14,8 +16,8 @@ export const WHATSAPP_OBJECT = 'whatsapp_business_account'
 export type UnroutedReason = 'unknown_field' | 'unparseable_body' | 'unexpected_object'
 
 export type PlannedRecord =
-  | { topic: 'webhook.raw', key: string, value: PublishRecord<'webhook.raw'>['value'] }
-  | { topic: WebhookTopicKey, key: string, value: PublishRecord<WebhookTopicKey>['value'] }
+  | { topic: 'webhook.raw', key: string, value: RawWebhookFields }
+  | { topic: WebhookTopicKey, key: string, value: WebhookChangeFields }
   | { topic: 'webhook.unrouted', key: string, value: PublishRecord<'webhook.unrouted'>['value'] }
 
 export interface WebhookContext {
@@ -40,6 +42,26 @@ export interface WebhookPlan {
   wabaId: string | undefined
 }
 
+/** One change, routed, with its bytes (the same from either path). */
+interface RoutedChange {
+  entryId: string
+  entryTime: number | undefined
+  entryIndex: number
+  changeIndex: number
+  field: string
+  /** Partition key: phone_number_id, else the WABA id. */
+  key: string
+  wabaId: string
+  phoneNumberId: string | undefined
+  /** The topic of its field (`webhook.unrouted` for a field without one). */
+  spec: TopicSpec
+  /** The change object, for a field without a topic (its unrouted record); empty otherwise. */
+  changeBytes: Uint8Array
+  /** The change's `value`. */
+  valueBytes: Uint8Array
+}
+
+const EMPTY = new Uint8Array(0)
 const MAX_DETAIL = 64
 
 /** A short, printable detail for an unrouted reason (the text comes from a signed but odd body). */
@@ -75,47 +97,89 @@ export function planWebhook (body: Buffer, ctx: WebhookContext, topics: TopicReg
     value: { reason, body, receivedAt, appId: ctx.appId, field: '', rawRequestId: ctx.requestId, entryId }
   })
 
-  const parsed = parseEnvelope(body)
-  if (!parsed.ok) {
-    // Not JSON, or JSON without the `{ object, entry[].changes[] }` shape: archived, and kept
-    // whole on the unrouted topic. The parser's message is left out on purpose: V8 quotes the
-    // body in JSON syntax errors.
-    return {
-      records: [raw(ctx.requestId), wholeBodyUnrouted(`unparseable_body:${parsed.error.kind}`, ctx.requestId)],
-      changes: 0,
-      unrouted: ['unparseable_body'],
-      wabaId: undefined
+  // The common path: one scan of the bytes (scan-webhook.ts). When the scanner is not sure
+  // (not JSON, another shape, escapes where it reads), the reference path below decides.
+  const scanned = body.length <= DEFAULT_MAX_WEBHOOK_BYTES ? scanWebhook(body) : undefined
+  let changes: RoutedChange[]
+  let firstEntryId: string | undefined
+  if (scanned !== undefined && scanned.object === WHATSAPP_OBJECT) {
+    firstEntryId = scanned.firstEntryId
+    changes = scanned.changes.map((c) => {
+      const spec = topics.forWebhookField(c.field)
+      const wabaId = (c.field === 'account_update' ? c.wabaInfoId : undefined) ?? c.entryId
+      return {
+        entryId: c.entryId,
+        entryTime: c.entryTime,
+        entryIndex: c.entryIndex,
+        changeIndex: c.changeIndex,
+        field: c.field,
+        key: c.phoneNumberId ?? wabaId,
+        wabaId,
+        phoneNumberId: c.phoneNumberId,
+        spec,
+        changeBytes: spec.key === 'webhook.unrouted' ? body.subarray(c.change.start, c.change.end) : EMPTY,
+        valueBytes: body.subarray(c.value.start, c.value.end)
+      }
+    })
+  } else {
+    const parsed = parseEnvelope(body)
+    if (!parsed.ok) {
+      // Not JSON, or JSON without the `{ object, entry[].changes[] }` shape: archived, and kept
+      // whole on the unrouted topic. The parser's message is left out on purpose: V8 quotes the
+      // body in JSON syntax errors.
+      return {
+        records: [raw(ctx.requestId), wholeBodyUnrouted(`unparseable_body:${parsed.error.kind}`, ctx.requestId)],
+        changes: 0,
+        unrouted: ['unparseable_body'],
+        wabaId: undefined
+      }
     }
-  }
-  const envelope = parsed.envelope
-  const firstEntryId = envelope.entry[0]?.id
-  if (envelope.object !== WHATSAPP_OBJECT) {
-    const key = firstEntryId ?? ctx.requestId
-    return {
-      records: [raw(key), wholeBodyUnrouted(`unexpected_object:${detail(String(envelope.object))}`, key, firstEntryId)],
-      changes: 0,
-      unrouted: ['unexpected_object'],
-      wabaId: firstEntryId
+    const envelope = parsed.envelope
+    firstEntryId = envelope.entry[0]?.id
+    if (envelope.object !== WHATSAPP_OBJECT) {
+      const key = firstEntryId ?? ctx.requestId
+      return {
+        records: [raw(key), wholeBodyUnrouted(`unexpected_object:${detail(String(envelope.object))}`, key, firstEntryId)],
+        changes: 0,
+        unrouted: ['unexpected_object'],
+        wabaId: firstEntryId
+      }
     }
+    const listed = listChanges(envelope)
+    const spans: ChangeSpan[][] | undefined = listed.length > 0 ? findChangeSpans(body) : undefined
+    changes = listed.map((c) => {
+      const routing = changeRoutingKeys(c.entryId, c.field, c.value)
+      const span = spans?.[c.entryIndex]?.[c.changeIndex]
+      const spec = topics.forWebhookField(c.field)
+      return {
+        entryId: c.entryId,
+        entryTime: c.entryTime,
+        entryIndex: c.entryIndex,
+        changeIndex: c.changeIndex,
+        field: c.field,
+        key: routing.key,
+        wabaId: routing.wabaId,
+        phoneNumberId: routing.phoneNumberId,
+        spec,
+        changeBytes: spec.key === 'webhook.unrouted' ? slice(body, span?.change) ?? serialised({ field: c.field, value: c.value }) : EMPTY,
+        valueBytes: slice(body, span?.value) ?? serialised(c.value)
+      }
+    })
   }
 
-  const changes = listChanges(envelope)
-  const spans: ChangeSpan[][] | undefined = changes.length > 0 ? findChangeSpans(body) : undefined
   const records: PlannedRecord[] = []
   const unrouted: UnroutedReason[] = []
   let wabaId: string | undefined
   for (const c of changes) {
-    const routing = changeRoutingKeys(c.entryId, c.field, c.value)
-    wabaId ??= routing.wabaId
-    const span = spans?.[c.entryIndex]?.[c.changeIndex]
-    const spec = topics.forWebhookField(c.field)
+    wabaId ??= c.wabaId
+    const spec = c.spec
     if (spec.key === 'webhook.unrouted') {
       records.push({
         topic: 'webhook.unrouted',
-        key: routing.wabaId,
+        key: c.wabaId,
         value: {
           reason: 'unknown_field',
-          body: slice(body, span?.change) ?? serialised({ field: c.field, value: c.value }),
+          body: c.changeBytes,
           receivedAt,
           appId: ctx.appId,
           field: c.field,
@@ -128,16 +192,16 @@ export function planWebhook (body: Buffer, ctx: WebhookContext, topics: TopicReg
     }
     records.push({
       topic: spec.key as WebhookTopicKey,
-      key: routing.key,
+      key: c.key,
       value: {
         field: c.field,
-        wabaId: routing.wabaId,
-        phoneNumberId: routing.phoneNumberId ?? '',
+        wabaId: c.wabaId,
+        phoneNumberId: c.phoneNumberId ?? '',
         entryId: c.entryId,
         entryTime: unixSeconds(c.entryTime),
         changeIndex: c.changeIndex,
         entryIndex: c.entryIndex,
-        valueJson: slice(body, span?.value) ?? serialised(c.value),
+        valueJson: c.valueBytes,
         rawRequestId: ctx.requestId,
         receivedAt,
         appId: ctx.appId

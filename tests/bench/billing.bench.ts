@@ -122,12 +122,12 @@ console.log(`throughput: ${Math.round(STATUSES / seconds)} status events/s (targ
 // for comparing changes on a shared machine.
 console.log(`worker CPU during the backlog: ${cpuPerEvent.toFixed(1)} µs per status event (user + system, all threads; ${(cpuPerEvent * STATUSES / 1e6 / seconds * 100).toFixed(0)} % of a core)`)
 console.log(`Postgres per status event (backlog): ${((cpu1.queries - cpu0.queries) / STATUSES).toFixed(4)} statements besides BEGIN/COMMIT (${cpu1.queries - cpu0.queries}), ${((tx1 - tx0) / STATUSES).toFixed(5)} transactions (${tx1 - tx0}, outbox relay included)`)
-console.log(`where the machine's CPU went during the backlog (per status event priced):`)
+console.log('where the machine\'s CPU went during the backlog (per status event priced):')
 for (const line of cpuReport(snap0, snap1, roles, STATUSES)) console.log(`  ${line}`)
 console.log(`usage records published (settled lines): ${usage}`)
 console.log(`lag phase: ${lagMessages * 2} status events published at ${Math.round(lagMessages * 2 / lagPublishSeconds)} events/s`)
 console.log(`end-to-end lag at that rate: p50 ${Math.round(lag.p50)} ms, p95 ${Math.round(lag.p95)} ms, p99 ${Math.round(lag.p99)} ms, max ${Math.round(lag.max)} ms`)
-console.log(`where the machine's CPU went during the lag phase (publish until priced, per status event):`)
+console.log('where the machine\'s CPU went during the lag phase (publish until priced, per status event):')
 for (const line of cpuReport(snap2, snap3, roles, lagMessages * 2)) console.log(`  ${line}`)
 console.log(`peak RSS of the pricing process: ${rssMb.toFixed(0)} MB (limit 256 MB)`)
 

@@ -75,7 +75,7 @@ async function waitFor (url: string, child: ChildProcess, timeoutMs = 60_000): P
   while (!(await fetch(url).then((r) => r.ok, () => false))) {
     if (child.exitCode !== null) throw new Error(`${url}: process exited (${child.exitCode})`)
     if (Date.now() > deadline) throw new Error(`${url} not ready in ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 200))
+    await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
 
@@ -86,7 +86,7 @@ function launch (args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProc
 
 async function stop (child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return
-  const exited = new Promise((r) => child.once('exit', r))
+  const exited = new Promise((resolve) => child.once('exit', resolve))
   child.kill('SIGTERM')
   await exited
 }

@@ -78,7 +78,13 @@ export async function appEnv (t: Teardown, opts: { now?: number, sampleCard?: bo
   const pricer = createPricer(f.db, logger, clock.now)
   const graph = opts.graph ?? { getPricingAnalytics: async () => { throw new Error('no Graph in this test') } }
   const app = await buildApp({
-    db: f.db, logger, adminKey: ADMIN_KEY, cipher, graph, clock: clock.now, rateLimit: false,
+    db: f.db,
+    logger,
+    adminKey: ADMIN_KEY,
+    cipher,
+    graph,
+    clock: clock.now,
+    rateLimit: false,
     reprice: async () => await repriceOpenLines(pricer),
     invalidate: () => { pricer.rateBook.invalidate(); pricer.accounts.clear() }
   })
@@ -116,8 +122,16 @@ export async function billingEnv (t: Teardown, opts: { now?: number, sampleCard?
   t.teardown(() => runtime.stop())
   const graph = opts.graph ?? { getPricingAnalytics: async () => { throw new Error('no Graph in this test') } }
   const app = await buildApp({
-    db: f.db, logger, adminKey: ADMIN_KEY, cipher, graph, clock: clock.now, rateLimit: false,
-    reprice: runtime.reprice, invalidate: runtime.invalidate, afterCommit: runtime.relay.kick
+    db: f.db,
+    logger,
+    adminKey: ADMIN_KEY,
+    cipher,
+    graph,
+    clock: clock.now,
+    rateLimit: false,
+    reprice: runtime.reprice,
+    invalidate: runtime.invalidate,
+    afterCommit: runtime.relay.kick
   })
   t.teardown(() => app.close())
   const tenantKey = (await createApiKey(f.db, { tenantId: f.tenantId, name: 'reader', roles: ['read'] })).key
@@ -224,8 +238,20 @@ export async function billingEnv (t: Teardown, opts: { now?: number, sampleCard?
   }
 
   return {
-    ...f, clock, kafka, registry, producer, runtime, app, groupId, tenantKey, otherTenantKey,
-    publishBody, publishResult, caughtUp, published,
+    ...f,
+    clock,
+    kafka,
+    registry,
+    producer,
+    runtime,
+    app,
+    groupId,
+    tenantKey,
+    otherTenantKey,
+    publishBody,
+    publishResult,
+    caughtUp,
+    published,
     inject: app.inject.bind(app)
   }
 }

@@ -13,7 +13,6 @@ import { startBillingRuntime } from '../src/runtime.ts'
 import { usageIdOf } from '../src/ledger/pricer.ts'
 import { ADMIN_KEY, bearer, billingEnv, logger, type BillingEnv } from './harness.ts'
 
-const H = 3_600_000
 const ms = (s: string): number => Date.parse(s)
 const sec = (m: number): string => String(Math.floor(m / 1000))
 

@@ -51,7 +51,7 @@ const until = async (what: string, cond: () => boolean, timeoutMs: number): Prom
   const deadline = Date.now() + timeoutMs
   while (!cond()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
+    await new Promise((resolve) => setTimeout(resolve, 25))
   }
 }
 

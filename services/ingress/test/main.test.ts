@@ -55,7 +55,7 @@ t.test('serves signed webhooks, then exits 0 on SIGTERM', async (t) => {
   const deadline = Date.now() + 30_000
   while (!(await fetch(`${url}/health/ready`).then((r) => r.ok, () => false))) {
     if (Date.now() > deadline || p.child.exitCode !== null) t.fail(`not ready: ${p.output()}`)
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
   const body = serializeLikeMeta(inboundTextWebhook({ wamid: 'wamid.MAIN_0001' }))
   const res = await fetch(`${url}/webhooks/meta/${APP_ID}`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(body, APP_SECRET) } })

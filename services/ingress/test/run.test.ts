@@ -33,7 +33,7 @@ t.test('graceful shutdown: not ready first, in-flight webhooks finish with 200 a
 
   const bodies = Array.from({ length: 20 }, (_, i) => serializeLikeMeta(inboundTextWebhook({ wamid: `wamid.DRAIN_${i}` })))
   const pending = bodies.map((b) => fetch(`${ing.url}/webhooks/meta`, { method: 'POST', body: b, headers: { 'content-type': 'application/json', 'x-hub-signature-256': signBody(b, APP_SECRET) } }))
-  await new Promise((r) => setTimeout(r, 100)) // the requests reach the handler and wait for the producer
+  await new Promise((resolve) => setTimeout(resolve, 100)) // the requests reach the handler and wait for the producer
   const shutdown = ing.shutdown('test')
 
   const ready = await fetch(`${ing.url}/health/ready`)

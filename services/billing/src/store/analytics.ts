@@ -133,8 +133,13 @@ export async function compareAnalytics (db: Db, graph: Pick<GraphClient, 'getPri
     note: 'Meta says its analytics are approximate and that it alone decides volume tiers; compare at day level or coarser.'
   }
   const run = await db.insertInto('billing_analytics_runs').values({
-    tenant_id: waba.tenant_id, waba_id: waba.id, start_at: input.from, end_at: input.to, granularity: input.granularity,
-    meta_points: JSON.stringify(points), comparison: JSON.stringify(comparison)
+    tenant_id: waba.tenant_id,
+    waba_id: waba.id,
+    start_at: input.from,
+    end_at: input.to,
+    granularity: input.granularity,
+    meta_points: JSON.stringify(points),
+    comparison: JSON.stringify(comparison)
   }).returning('id').executeTakeFirstOrThrow()
   return { id: run.id, ...comparison }
 }

@@ -110,11 +110,36 @@ export interface LedgerLineView {
 }
 
 type LineRow = {
-  wamid: string, tenant_id: string | null, waba_id: string | null, phone_number_id: string, recipient: string, market: string | null, country: string | null,
-  origin: string, sent_at: Date, delivered_at: Date | null, delivery: string, state: string, category: string | null, free_reason: string | null,
-  pricing_type: string | null, decided_by: string, currency: string | null, rate_card_version: string | null, tier: string | null,
-  unit_price_micros: number | string, billed_price_micros: number | string, revision: number, own_category: string | null, own_billable: boolean | null,
-  own_free_reason: string | null, meta_rank: number, meta_pricing_model: string | null, meta_pricing_type: string | null, meta_category: string | null, meta_billable: boolean | null
+  wamid: string,
+  tenant_id: string | null,
+  waba_id: string | null,
+  phone_number_id: string,
+  recipient: string,
+  market: string | null,
+  country: string | null,
+  origin: string,
+  sent_at: Date,
+  delivered_at: Date | null,
+  delivery: string,
+  state: string,
+  category: string | null,
+  free_reason: string | null,
+  pricing_type: string | null,
+  decided_by: string,
+  currency: string | null,
+  rate_card_version: string | null,
+  tier: string | null,
+  unit_price_micros: number | string,
+  billed_price_micros: number | string,
+  revision: number,
+  own_category: string | null,
+  own_billable: boolean | null,
+  own_free_reason: string | null,
+  meta_rank: number,
+  meta_pricing_model: string | null,
+  meta_pricing_type: string | null,
+  meta_category: string | null,
+  meta_billable: boolean | null
 }
 
 const LINE_COLUMNS = sql`l.wamid, l.tenant_id, l.waba_id, l.phone_number_id, l.recipient, l.market, l.country, l.origin, l.sent_at, l.delivered_at,

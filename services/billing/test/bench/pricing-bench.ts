@@ -130,10 +130,19 @@ export async function runPricingWorker (url: string, brokers: string[], prefix: 
   await producer.connect()
   const num = (name: string): number | undefined => process.env[name] === undefined ? undefined : Number(process.env[name])
   const runtime = await startBillingRuntime({
-    db, kafka, registry, producer, logger: runLogger, groupId, clock: () => Date.parse('2026-01-20T12:00:00Z'),
+    db,
+    kafka,
+    registry,
+    producer,
+    logger: runLogger,
+    groupId,
+    clock: () => Date.parse('2026-01-20T12:00:00Z'),
     // Tuning knobs for experiments; the defaults are the service's.
-    maxPendingPerPartition: num('BENCH_MAX_PENDING'), maxBatchFacts: num('BENCH_MAX_FACTS'), maxInFlight: num('BENCH_IN_FLIGHT'),
-    fetchMaxWaitMs: num('BENCH_FETCH_WAIT_MS'), fetchMaxBytesPerPartition: num('BENCH_FETCH_BYTES')
+    maxPendingPerPartition: num('BENCH_MAX_PENDING'),
+    maxBatchFacts: num('BENCH_MAX_FACTS'),
+    maxInFlight: num('BENCH_IN_FLIGHT'),
+    fetchMaxWaitMs: num('BENCH_FETCH_WAIT_MS'),
+    fetchMaxBytesPerPartition: num('BENCH_FETCH_BYTES')
   })
   // BENCH_HEAP_PROFILE=1: a sampling profile of what the worker allocates (collected objects
   // included: allocation rate, not what is live), written at stop to /tmp/billing-bench-prof.

@@ -45,7 +45,11 @@ t.test('settlement: charged only when Meta charges, i.e. delivered templates', a
 
 t.test('rate cards: effective dates and volume bands', async (t) => {
   const card = (id: string, effectiveFrom: string, seq: number, price: number): RateCard => ({
-    id, version: id, currency: 'USD', effectiveFrom, seq,
+    id,
+    version: id,
+    currency: 'USD',
+    effectiveFrom,
+    seq,
     rates: new Map([['India|utility', [{ tierFrom: 1, tierTo: 100, unitPriceMicros: price }, { tierFrom: 101, tierTo: null, unitPriceMicros: price - 1000 }]]])
   })
   const cards = [card('q4', '2025-10-01', 1, 5000), card('q1', '2026-01-01', 2, 4000), card('q1b', '2026-01-01', 3, 3900)]

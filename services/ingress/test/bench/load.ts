@@ -145,7 +145,7 @@ export async function runPaced (o: PacedOptions): Promise<LoadResult> {
     // at worst; that lateness is counted in the latency, as it would be for a real client).
     const now = performance.now()
     while (i < total && dueAt(i) <= now) { inFlight.push(send(i, dueAt(i))); i++ }
-    if (i < total) await new Promise((r) => setTimeout(r, Math.max(0, dueAt(i) - performance.now())))
+    if (i < total) await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueAt(i) - performance.now())))
   }
   await Promise.all(inFlight)
   const elapsed = (performance.now() - start) / 1000

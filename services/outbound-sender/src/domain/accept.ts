@@ -164,9 +164,18 @@ export async function acceptSends (deps: AcceptDeps, tenantId: string, items: re
     const id = randomUUID()
     rowItem.set(id, i)
     rows.push({
-      id, tenantId, phoneNumberId: p.phoneNumberId, recipient: p.recipient, recipientType: p.recipientType, messageType: p.messageType,
-      isTemplate: p.isTemplate, categoryHint: p.isTemplate ? null : 'service', idempotencyKey: items[i]?.idempotencyKey ?? null,
-      requestHash: p.requestHash, body: p.graphBody, acceptedAt: new Date(nowMs)
+      id,
+      tenantId,
+      phoneNumberId: p.phoneNumberId,
+      recipient: p.recipient,
+      recipientType: p.recipientType,
+      messageType: p.messageType,
+      isTemplate: p.isTemplate,
+      categoryHint: p.isTemplate ? null : 'service',
+      idempotencyKey: items[i]?.idempotencyKey ?? null,
+      requestHash: p.requestHash,
+      body: p.graphBody,
+      acceptedAt: new Date(nowMs)
     })
   }
 

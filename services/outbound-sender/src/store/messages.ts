@@ -172,8 +172,14 @@ export async function recordOutcomes (db: DbExecutor, outcomes: readonly Attempt
   // One JSON parameter for all rows (serialized natively; pg would escape every element of
   // eight JS arrays one by one). Keys left out read as NULL.
   const json = JSON.stringify(outcomes.map((o) => ({
-    id: o.id, attempt: o.attempt, state: o.state, wamid: o.wamid, error_code: o.errorCode, error_message: o.errorMessage,
-    meta_error: o.metaError, lost: o.commitLost === true
+    id: o.id,
+    attempt: o.attempt,
+    state: o.state,
+    wamid: o.wamid,
+    error_code: o.errorCode,
+    error_message: o.errorMessage,
+    meta_error: o.metaError,
+    lost: o.commitLost === true
   })))
   const rows = await sql<{ id: string }>`
     UPDATE outbound_messages m SET

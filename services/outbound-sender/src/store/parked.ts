@@ -72,9 +72,16 @@ export async function loadAcceptedAfter (db: DbExecutor, jobs: readonly LoadJob[
 }
 
 interface RequestRow {
-  id: string, tenant_id: string, recipient: string, recipient_type: string, idempotency_key: string | null,
+  id: string,
+  tenant_id: string,
+  recipient: string,
+  recipient_type: string,
+  idempotency_key: string | null,
   /** The stored body as JSON text (`body::text`). */
-  body: string, is_template: boolean, category_hint: string | null, accepted_at: Date
+  body: string,
+  is_template: boolean,
+  category_hint: string | null,
+  accepted_at: Date
 }
 
 const NO_BYTES = new Uint8Array(0)

@@ -167,7 +167,7 @@ function procStats (pid: number): { cpuSeconds: number, peakRssMb: number, rssMb
 
 /** A quantile (upper bucket bound, ms) of a Prometheus histogram in exposition text. */
 function histogramQuantile (text: string, name: string, q: number): string {
-  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map((m) => [m[1] === "+Inf" ? Infinity : Number(m[1]), Number(m[2])] as const)
+  const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])] as const)
   const total = buckets.at(-1)?.[1] ?? 0
   const hit = buckets.find(([, c]) => c >= q * total)
   return hit === undefined || total === 0 ? 'n/a' : hit[0] === Infinity ? '> max bucket' : `≤ ${hit[0] * 1000}`
@@ -194,153 +194,153 @@ async function enqueue (svc: Service, phoneNumberId: string, count: number, offs
 // ---- 1. mixed run ---------------------------------------------------------------------------
 
 async function mixedRun (): Promise<void> {
-console.log(`outbound bench: ${CLASSES.reduce((s, c) => s + c.numbers, 0)} numbers (${CLASSES.map((c) => `${c.numbers} at ${c.mps} MPS`).join(', ')}), backlog = ${SECONDS} s of each limit`)
-const numbers: Array<{ id: string, mps: number, backlog: number }> = []
-for (const c of CLASSES) for (let i = 0; i < c.numbers; i++) numbers.push({ id: await addNumber(c.mps), mps: c.mps, backlog: c.mps * SECONDS })
-const total = numbers.reduce((s, n) => s + n.backlog, 0)
+  console.log(`outbound bench: ${CLASSES.reduce((s, c) => s + c.numbers, 0)} numbers (${CLASSES.map((c) => `${c.numbers} at ${c.mps} MPS`).join(', ')}), backlog = ${SECONDS} s of each limit`)
+  const numbers: Array<{ id: string, mps: number, backlog: number }> = []
+  for (const c of CLASSES) for (let i = 0; i < c.numbers; i++) numbers.push({ id: await addNumber(c.mps), mps: c.mps, backlog: c.mps * SECONDS })
+  const total = numbers.reduce((s, n) => s + n.backlog, 0)
 
-const prefix1 = `bench${randomBytes(3).toString('hex')}.`
-const api = await startService(prefix1, 'api')
-let t0 = performance.now()
-// The backlog as if it had built up over SECONDS: second by second, each number its limit's worth,
-// so every partition holds all of its numbers' traffic interleaved in time.
-const items: Array<{ id: string, i: number }> = []
-for (let sec = 0; sec < SECONDS; sec++) for (const n of numbers) for (let k = 0; k < n.mps; k++) items.push({ id: n.id, i: sec * n.mps + k })
-let next = 0
-await Promise.all(Array.from({ length: 4 }, async () => {
+  const prefix1 = `bench${randomBytes(3).toString('hex')}.`
+  const api = await startService(prefix1, 'api')
+  let t0 = performance.now()
+  // The backlog as if it had built up over SECONDS: second by second, each number its limit's worth,
+  // so every partition holds all of its numbers' traffic interleaved in time.
+  const items: Array<{ id: string, i: number }> = []
+  for (let sec = 0; sec < SECONDS; sec++) for (const n of numbers) for (let k = 0; k < n.mps; k++) items.push({ id: n.id, i: sec * n.mps + k })
+  let next = 0
+  await Promise.all(Array.from({ length: 4 }, async () => {
+    for (;;) {
+      const chunk = items.slice(next, next + 500)
+      next += 500
+      if (chunk.length === 0) return
+      const r = await post(api, '/v1/messages/batch', { messages: chunk.map((x) => template(x.id, x.i)) })
+      if (r.status !== 207 || r.json.accepted !== chunk.length) throw new Error(`batch: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`)
+    }
+  }))
+  const acceptSeconds = (performance.now() - t0) / 1000
+  await api.stop()
+  console.log(`accepted ${total} requests through the batch API in ${acceptSeconds.toFixed(1)} s (${Math.round(total / acceptSeconds)} per s)`)
+
+  const sinceSeq = sim.control.sends({ withoutBodies: true }).lastSeq
+  /** Transactions and rows of this database so far, and reads per table and index (Postgres's statistics, flushed within about a second). */
+  const dbStats = async (): Promise<Map<string, number>> => {
+    const m = new Map<string, number>()
+    const d = await sql<{ x: string, u: string, r: string }>`SELECT xact_commit + xact_rollback AS x, tup_updated AS u, tup_returned AS r FROM pg_stat_database WHERE datname = current_database()`.execute(db)
+    m.set('transactions', Number(d.rows[0]?.x ?? 0)); m.set('rows updated', Number(d.rows[0]?.u ?? 0)); m.set('rows returned', Number(d.rows[0]?.r ?? 0))
+    const t = await sql<{ n: string, s: string, r: string }>`SELECT relname AS n, seq_scan AS s, seq_tup_read AS r FROM pg_stat_user_tables`.execute(db)
+    for (const row of t.rows) { m.set(`${row.n} seq scans`, Number(row.s)); m.set(`${row.n} seq rows read`, Number(row.r)) }
+    const i = await sql<{ n: string, s: string, r: string }>`SELECT indexrelname AS n, idx_scan AS s, idx_tup_read AS r FROM pg_stat_user_indexes`.execute(db)
+    for (const row of i.rows) { m.set(`${row.n} scans`, Number(row.s)); m.set(`${row.n} entries read`, Number(row.r)) }
+    return m
+  }
+  const db0 = await dbStats()
+  if (process.env.BENCH_EXPLAIN_MS !== undefined) {
+    const name = (await sql<{ d: string }>`SELECT current_database() AS d`.execute(db)).rows[0]?.d as string
+    await sql.raw(`ALTER DATABASE "${name}" SET session_preload_libraries = 'auto_explain'`).execute(db)
+    await sql.raw(`ALTER DATABASE "${name}" SET auto_explain.log_min_duration = ${Number(process.env.BENCH_EXPLAIN_MS)}`).execute(db)
+    await sql.raw(`ALTER DATABASE "${name}" SET auto_explain.log_analyze = on`).execute(db)
+  }
+  const worker = await startService(prefix1, 'worker')
+  const cpu0 = procStats(worker.proc.pid as number).cpuSeconds
+  const machine0 = cpuSnapshot()
+  const simCpu0 = process.cpuUsage()
+  let peakRss = 0
+  t0 = performance.now()
+  const deadline = Date.now() + 150_000
+  let polled = sinceSeq
+  const slotLooks: Array<{ reserved: number, inFlight: number, waiting: number, lagP99: number, lagMax: number }> = []
+  let sent = 0
   for (;;) {
-    const chunk = items.slice(next, next + 500)
-    next += 500
-    if (chunk.length === 0) return
-    const r = await post(api, '/v1/messages/batch', { messages: chunk.map((x) => template(x.id, x.i)) })
-    if (r.status !== 207 || r.json.accepted !== chunk.length) throw new Error(`batch: ${r.status} ${JSON.stringify(r.json).slice(0, 300)}`)
-  }
-}))
-const acceptSeconds = (performance.now() - t0) / 1000
-await api.stop()
-console.log(`accepted ${total} requests through the batch API in ${acceptSeconds.toFixed(1)} s (${Math.round(total / acceptSeconds)} per s)`)
-
-const sinceSeq = sim.control.sends({ withoutBodies: true }).lastSeq
-/** Transactions and rows of this database so far, and reads per table and index (Postgres's statistics, flushed within about a second). */
-const dbStats = async (): Promise<Map<string, number>> => {
-  const m = new Map<string, number>()
-  const d = await sql<{ x: string, u: string, r: string }>`SELECT xact_commit + xact_rollback AS x, tup_updated AS u, tup_returned AS r FROM pg_stat_database WHERE datname = current_database()`.execute(db)
-  m.set('transactions', Number(d.rows[0]?.x ?? 0)); m.set('rows updated', Number(d.rows[0]?.u ?? 0)); m.set('rows returned', Number(d.rows[0]?.r ?? 0))
-  const t = await sql<{ n: string, s: string, r: string }>`SELECT relname AS n, seq_scan AS s, seq_tup_read AS r FROM pg_stat_user_tables`.execute(db)
-  for (const row of t.rows) { m.set(`${row.n} seq scans`, Number(row.s)); m.set(`${row.n} seq rows read`, Number(row.r)) }
-  const i = await sql<{ n: string, s: string, r: string }>`SELECT indexrelname AS n, idx_scan AS s, idx_tup_read AS r FROM pg_stat_user_indexes`.execute(db)
-  for (const row of i.rows) { m.set(`${row.n} scans`, Number(row.s)); m.set(`${row.n} entries read`, Number(row.r)) }
-  return m
-}
-const db0 = await dbStats()
-if (process.env.BENCH_EXPLAIN_MS !== undefined) {
-  const name = (await sql<{ d: string }>`SELECT current_database() AS d`.execute(db)).rows[0]?.d as string
-  await sql.raw(`ALTER DATABASE "${name}" SET session_preload_libraries = 'auto_explain'`).execute(db)
-  await sql.raw(`ALTER DATABASE "${name}" SET auto_explain.log_min_duration = ${Number(process.env.BENCH_EXPLAIN_MS)}`).execute(db)
-  await sql.raw(`ALTER DATABASE "${name}" SET auto_explain.log_analyze = on`).execute(db)
-}
-const worker = await startService(prefix1, 'worker')
-const cpu0 = procStats(worker.proc.pid as number).cpuSeconds
-const machine0 = cpuSnapshot()
-const simCpu0 = process.cpuUsage()
-let peakRss = 0
-t0 = performance.now()
-const deadline = Date.now() + 150_000
-let polled = sinceSeq
-const slotLooks: Array<{ reserved: number, inFlight: number, waiting: number, lagP99: number, lagMax: number }> = []
-let sent = 0
-for (;;) {
-  const s = procStats(worker.proc.pid as number)
-  peakRss = Math.max(peakRss, s.peakRssMb)
-  // Only what arrived since the last look: the simulator shares this process's event loop.
-  const r = sim.control.sends({ since: polled, withoutBodies: true })
-  sent += r.accepted.length
-  polled = r.lastSeq
-  if (sent >= total || Date.now() > deadline) break
-  if (process.env.BENCH_VERBOSE === '1' && sent > 0) {
+    const s = procStats(worker.proc.pid as number)
+    peakRss = Math.max(peakRss, s.peakRssMb)
+    // Only what arrived since the last look: the simulator shares this process's event loop.
+    const r = sim.control.sends({ since: polled, withoutBodies: true })
+    sent += r.accepted.length
+    polled = r.lastSeq
+    if (sent >= total || Date.now() > deadline) break
+    if (process.env.BENCH_VERBOSE === '1' && sent > 0) {
     // The worker's in-flight slots (gauges it refreshes every 250 ms): is the cap what waits?
-    const text = await (await fetch(`${worker.base}/metrics`)).text()
-    const slot = (what: string): number => Number(new RegExp(`^coexist_outbound_slots\\{what="${what}"\\} ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN)
-    const lag = (q: string): number => Number(new RegExp(`^nodejs_eventloop_lag_${q}_seconds ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000
-    slotLooks.push({ reserved: slot('reserved'), inFlight: slot('in_flight'), waiting: slot('lanes_waiting'), lagP99: lag('p99'), lagMax: lag('max') })
+      const text = await (await fetch(`${worker.base}/metrics`)).text()
+      const slot = (what: string): number => Number(new RegExp(`^coexist_outbound_slots\\{what="${what}"\\} ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN)
+      const lag = (q: string): number => Number(new RegExp(`^nodejs_eventloop_lag_${q}_seconds ([0-9.e+]+)`, 'm').exec(text)?.[1] ?? NaN) * 1000
+      slotLooks.push({ reserved: slot('reserved'), inFlight: slot('in_flight'), waiting: slot('lanes_waiting'), lagP99: lag('p99'), lagMax: lag('max') })
+    }
+    await sleep(500)
   }
-  await sleep(500)
-}
-const metricsText = await (await fetch(`${worker.base}/metrics`)).text()
-const gauge = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(metricsText)?.[1] ?? NaN)
-if (process.env.BENCH_VERBOSE === '1') {
-  // GC of the worker's process (prom-client's default metrics).
-  const gc = [...metricsText.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} ([0-9.e+]+)/gm)].map((m) => `${m[2]} ${m[1]} ${Number(m[3]).toFixed(m[1] === 'sum' ? 2 : 0)}`)
-  console.log(`worker GC since it started (s, count): ${gc.join(', ')}`)
-  console.log(`worker at the end: heap used ${(gauge('nodejs_heap_size_used_bytes') / 1e6).toFixed(0)} MB, heap total ${(gauge('nodejs_heap_size_total_bytes') / 1e6).toFixed(0)} MB, external ${(gauge('nodejs_external_memory_bytes') / 1e6).toFixed(0)} MB, rss ${(gauge('process_resident_memory_bytes') / 1e6).toFixed(0)} MB`)
-}
-const cpu1 = procStats(worker.proc.pid as number)
-const machine1 = cpuSnapshot()
-const machine1Ms = performance.now()
-const simCpu = process.cpuUsage(simCpu0)
-peakRss = Math.max(peakRss, cpu1.peakRssMb)
-await worker.stop()
-if (process.env.BENCH_VERBOSE === '1') {
-  await sleep(1500)
-  const db1 = await dbStats()
-  console.log(`Postgres meanwhile: ${[...db1].map(([k, v]) => [k, v - (db0.get(k) ?? 0)] as const).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`)
-}
-
-if (slotLooks.length > 0) {
-  const mean = (f: (l: typeof slotLooks[number]) => number): string => (slotLooks.reduce((s, l) => s + f(l), 0) / slotLooks.length).toFixed(0)
-  const cap = Number(process.env.OUTBOUND_MAX_IN_FLIGHT ?? 1024)
-  console.log(`worker in-flight slots while sending (${slotLooks.length} looks): reserved ${mean((l) => l.reserved)} of ${cap} on average (all taken in ${Math.round(100 * slotLooks.filter((l) => l.reserved >= cap).length / slotLooks.length)} % of looks), sends in flight ${mean((l) => l.inFlight)}, lanes waiting for a slot ${mean((l) => l.waiting)}; event loop delay per look (each since the last): p99 ${mean((l) => l.lagP99)} ms on average, max ${Math.max(...slotLooks.map((l) => l.lagMax)).toFixed(0)} ms`)
-}
-const report = sim.control.sends({ since: sinceSeq, withoutBodies: true })
-const byNumber = new Map<string, number[]>()
-for (const a of report.accepted as Array<{ phoneNumberId: string, at: number }>) { const l = byNumber.get(a.phoneNumberId) ?? []; l.push(a.at); byNumber.set(a.phoneNumberId, l) }
-const firstAt = Math.min(...report.accepted.map((a) => a.at))
-const lastAt = Math.max(...report.accepted.map((a) => a.at))
-for (const c of CLASSES) {
-  const ids = numbers.filter((n) => n.mps === c.mps).map((n) => n.id)
-  const rates: number[] = []
-  let peak = 0
-  for (const id of ids) {
-    const times = (byNumber.get(id) ?? []).sort((a, b) => a - b)
-    if (times.length > 1) rates.push((times.length - 1) / (((times[times.length - 1] as number) - (times[0] as number)) / 1000))
-    peak = Math.max(peak, maxCountInWindow(times, 1000))
-  }
-  const throttled = report.rejected.filter((r) => r.code === 130429 && ids.includes(r.phoneNumberId)).length
+  const metricsText = await (await fetch(`${worker.base}/metrics`)).text()
+  const gauge = (name: string): number => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.e+]+)`, 'm').exec(metricsText)?.[1] ?? NaN)
   if (process.env.BENCH_VERBOSE === '1') {
-    // Per second of the run: sends of this class's first number (where the time went).
-    const times = (byNumber.get(ids[0] as string) ?? []).sort((a, b) => a - b)
-    const perSecond: number[] = []
-    for (const x of times) { const i = Math.floor((x - firstAt) / 1000); perSecond[i] = (perSecond[i] ?? 0) + 1 }
-    console.log(`${c.mps} MPS first number, sends per second of the run: ${Array.from(perSecond, (v) => v ?? 0).join(' ')}`)
+  // GC of the worker's process (prom-client's default metrics).
+    const gc = [...metricsText.matchAll(/^nodejs_gc_duration_seconds_(sum|count)\{kind="([^"]+)"\} ([0-9.e+]+)/gm)].map((m) => `${m[2]} ${m[1]} ${Number(m[3]).toFixed(m[1] === 'sum' ? 2 : 0)}`)
+    console.log(`worker GC since it started (s, count): ${gc.join(', ')}`)
+    console.log(`worker at the end: heap used ${(gauge('nodejs_heap_size_used_bytes') / 1e6).toFixed(0)} MB, heap total ${(gauge('nodejs_heap_size_total_bytes') / 1e6).toFixed(0)} MB, external ${(gauge('nodejs_external_memory_bytes') / 1e6).toFixed(0)} MB, rss ${(gauge('process_resident_memory_bytes') / 1e6).toFixed(0)} MB`)
   }
-  const mean = rates.reduce((s, r) => s + r, 0) / Math.max(1, rates.length)
-  console.log(`${c.mps} MPS (${ids.length} numbers): achieved rate / limit ${pct(mean / c.mps)} (lowest number ${pct(Math.min(...rates) / c.mps)})`)
-  console.log(`${c.mps} MPS: highest count in any 1 s window / limit ${pct(peak / c.mps)}`)
-  console.log(`${c.mps} MPS: 130429 received ${throttled}`)
-}
-const sendSeconds = (lastAt - firstAt) / 1000
-const cpuSeconds = cpu1.cpuSeconds - cpu0
-console.log(`sent ${report.accepted.length} of ${total} in ${sendSeconds.toFixed(1)} s`)
-console.log(`total sends/s ${Math.round(report.accepted.length / sendSeconds)}`)
-console.log(`sends per CPU-second of the worker ${Math.round(report.accepted.length / cpuSeconds)} (${cpuSeconds.toFixed(1)} CPU-s)`)
-console.log(`worker peak RSS ${peakRss.toFixed(0)} MB`)
-for (const [name, what] of [['coexist_outbound_claim_seconds', 'claim transaction'], ['coexist_outbound_graph_seconds', 'Cloud API call']] as const) {
-  console.log(`worker ${what} p50 ${histogramQuantile(metricsText, name, 0.5)} ms, p99 ${histogramQuantile(metricsText, name, 0.99)} ms, mean ${(1000 * gauge(`${name}_sum`) / gauge(`${name}_count`)).toFixed(1)} ms`)
-}
-// Postgres statements the worker issued (its counter, by kind), per send.
-const statements = [...metricsText.matchAll(/^coexist_outbound_db_statements_total\{kind="([^"]+)"\} ([0-9.e+]+)/gm)].map((m) => [m[1] as string, Number(m[2])] as const)
-const statementCount = statements.reduce((s, [, n]) => s + n, 0)
-console.log(`worker Postgres statements per send ${(statementCount / Math.max(1, report.accepted.length)).toFixed(3)} (${statements.map(([k, n]) => `${k} ${n}`).join(', ')})`)
-console.log(`simulator (this process) CPU-s meanwhile ${((simCpu.user + simCpu.system) / 1e6).toFixed(1)}`)
-{
+  const cpu1 = procStats(worker.proc.pid as number)
+  const machine1 = cpuSnapshot()
+  const machine1Ms = performance.now()
+  const simCpu = process.cpuUsage(simCpu0)
+  peakRss = Math.max(peakRss, cpu1.peakRssMb)
+  await worker.stop()
+  if (process.env.BENCH_VERBOSE === '1') {
+    await sleep(1500)
+    const db1 = await dbStats()
+    console.log(`Postgres meanwhile: ${[...db1].map(([k, v]) => [k, v - (db0.get(k) ?? 0)] as const).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v}`).join(', ')}`)
+  }
+
+  if (slotLooks.length > 0) {
+    const mean = (f: (l: typeof slotLooks[number]) => number): string => (slotLooks.reduce((s, l) => s + f(l), 0) / slotLooks.length).toFixed(0)
+    const cap = Number(process.env.OUTBOUND_MAX_IN_FLIGHT ?? 1024)
+    console.log(`worker in-flight slots while sending (${slotLooks.length} looks): reserved ${mean((l) => l.reserved)} of ${cap} on average (all taken in ${Math.round(100 * slotLooks.filter((l) => l.reserved >= cap).length / slotLooks.length)} % of looks), sends in flight ${mean((l) => l.inFlight)}, lanes waiting for a slot ${mean((l) => l.waiting)}; event loop delay per look (each since the last): p99 ${mean((l) => l.lagP99)} ms on average, max ${Math.max(...slotLooks.map((l) => l.lagMax)).toFixed(0)} ms`)
+  }
+  const report = sim.control.sends({ since: sinceSeq, withoutBodies: true })
+  const byNumber = new Map<string, number[]>()
+  for (const a of report.accepted as Array<{ phoneNumberId: string, at: number }>) { const l = byNumber.get(a.phoneNumberId) ?? []; l.push(a.at); byNumber.set(a.phoneNumberId, l) }
+  const firstAt = Math.min(...report.accepted.map((a) => a.at))
+  const lastAt = Math.max(...report.accepted.map((a) => a.at))
+  for (const c of CLASSES) {
+    const ids = numbers.filter((n) => n.mps === c.mps).map((n) => n.id)
+    const rates: number[] = []
+    let peak = 0
+    for (const id of ids) {
+      const times = (byNumber.get(id) ?? []).sort((a, b) => a - b)
+      if (times.length > 1) rates.push((times.length - 1) / (((times[times.length - 1] as number) - (times[0] as number)) / 1000))
+      peak = Math.max(peak, maxCountInWindow(times, 1000))
+    }
+    const throttled = report.rejected.filter((r) => r.code === 130429 && ids.includes(r.phoneNumberId)).length
+    if (process.env.BENCH_VERBOSE === '1') {
+    // Per second of the run: sends of this class's first number (where the time went).
+      const times = (byNumber.get(ids[0] as string) ?? []).sort((a, b) => a - b)
+      const perSecond: number[] = []
+      for (const x of times) { const i = Math.floor((x - firstAt) / 1000); perSecond[i] = (perSecond[i] ?? 0) + 1 }
+      console.log(`${c.mps} MPS first number, sends per second of the run: ${Array.from(perSecond, (v) => v ?? 0).join(' ')}`)
+    }
+    const mean = rates.reduce((s, r) => s + r, 0) / Math.max(1, rates.length)
+    console.log(`${c.mps} MPS (${ids.length} numbers): achieved rate / limit ${pct(mean / c.mps)} (lowest number ${pct(Math.min(...rates) / c.mps)})`)
+    console.log(`${c.mps} MPS: highest count in any 1 s window / limit ${pct(peak / c.mps)}`)
+    console.log(`${c.mps} MPS: 130429 received ${throttled}`)
+  }
+  const sendSeconds = (lastAt - firstAt) / 1000
+  const cpuSeconds = cpu1.cpuSeconds - cpu0
+  console.log(`sent ${report.accepted.length} of ${total} in ${sendSeconds.toFixed(1)} s`)
+  console.log(`total sends/s ${Math.round(report.accepted.length / sendSeconds)}`)
+  console.log(`sends per CPU-second of the worker ${Math.round(report.accepted.length / cpuSeconds)} (${cpuSeconds.toFixed(1)} CPU-s)`)
+  console.log(`worker peak RSS ${peakRss.toFixed(0)} MB`)
+  for (const [name, what] of [['coexist_outbound_claim_seconds', 'claim transaction'], ['coexist_outbound_graph_seconds', 'Cloud API call']] as const) {
+    console.log(`worker ${what} p50 ${histogramQuantile(metricsText, name, 0.5)} ms, p99 ${histogramQuantile(metricsText, name, 0.99)} ms, mean ${(1000 * gauge(`${name}_sum`) / gauge(`${name}_count`)).toFixed(1)} ms`)
+  }
+  // Postgres statements the worker issued (its counter, by kind), per send.
+  const statements = [...metricsText.matchAll(/^coexist_outbound_db_statements_total\{kind="([^"]+)"\} ([0-9.e+]+)/gm)].map((m) => [m[1] as string, Number(m[2])] as const)
+  const statementCount = statements.reduce((s, [, n]) => s + n, 0)
+  console.log(`worker Postgres statements per send ${(statementCount / Math.max(1, report.accepted.length)).toFixed(3)} (${statements.map(([k, n]) => `${k} ${n}`).join(', ')})`)
+  console.log(`simulator (this process) CPU-s meanwhile ${((simCpu.user + simCpu.system) / 1e6).toFixed(1)}`)
+  {
   // The machine meanwhile (2 cores): worker, this process (simulator), Postgres, the broker, the rest.
-  const byRole = cpuByRole(machine0, machine1, { worker: [worker.proc.pid ?? -1], simulator: [process.pid] }).byRole
-  const byWhat = new Map([['worker', byRole.get('worker')], ['simulator', byRole.get('simulator')], ['Postgres', byRole.get('postgres')], ['Kafka', byRole.get('kafka')], ['other', byRole.get('other')]])
-  const seconds = (machine1Ms - t0) / 1000
-  const perSend = (k: string): number => Math.round((byWhat.get(k) ?? 0) * 1e6 / Math.max(1, report.accepted.length))
-  console.log(`machine CPU while sending, cores: ${['worker', 'simulator', 'Postgres', 'Kafka', 'other'].map((k) => `${k} ${((byWhat.get(k) ?? 0) / seconds).toFixed(2)}`).join(', ')}; µs per send: ${['worker', 'simulator', 'Postgres', 'Kafka'].map((k) => `${k} ${perSend(k)}`).join(', ')}`)
-}
-console.log(`other rejections ${report.rejected.filter((r) => r.code !== 130429).length}`)
+    const byRole = cpuByRole(machine0, machine1, { worker: [worker.proc.pid ?? -1], simulator: [process.pid] }).byRole
+    const byWhat = new Map([['worker', byRole.get('worker')], ['simulator', byRole.get('simulator')], ['Postgres', byRole.get('postgres')], ['Kafka', byRole.get('kafka')], ['other', byRole.get('other')]])
+    const seconds = (machine1Ms - t0) / 1000
+    const perSend = (k: string): number => Math.round((byWhat.get(k) ?? 0) * 1e6 / Math.max(1, report.accepted.length))
+    console.log(`machine CPU while sending, cores: ${['worker', 'simulator', 'Postgres', 'Kafka', 'other'].map((k) => `${k} ${((byWhat.get(k) ?? 0) / seconds).toFixed(2)}`).join(', ')}; µs per send: ${['worker', 'simulator', 'Postgres', 'Kafka'].map((k) => `${k} ${perSend(k)}`).join(', ')}`)
+  }
+  console.log(`other rejections ${report.rejected.filter((r) => r.code !== 130429).length}`)
 }
 
 // ---- 2. neighbour -----------------------------------------------------------------------------
@@ -383,29 +383,29 @@ async function singlePartitionPrefix (): Promise<string> {
 }
 
 async function neighbourRun (): Promise<void> {
-const unloaded: string[] = []
-for (let i = 0; i < TRICKLE_NUMBERS; i++) unloaded.push(await addNumber(80))
-const neighbour = await addNumber(5)
+  const unloaded: string[] = []
+  for (let i = 0; i < TRICKLE_NUMBERS; i++) unloaded.push(await addNumber(80))
+  const neighbour = await addNumber(5)
 
-let svc = await startService(await singlePartitionPrefix(), 'all')
-await sleep(3000)
-await trickle(svc, unloaded, TRICKLE_RATE, WARMUP_SECONDS)
-const alone = await trickle(svc, unloaded, TRICKLE_RATE, TRICKLE_SECONDS)
-await svc.stop()
+  let svc = await startService(await singlePartitionPrefix(), 'all')
+  await sleep(3000)
+  await trickle(svc, unloaded, TRICKLE_RATE, WARMUP_SECONDS)
+  const alone = await trickle(svc, unloaded, TRICKLE_RATE, TRICKLE_SECONDS)
+  await svc.stop()
 
-svc = await startService(await singlePartitionPrefix(), 'all')
-await enqueue(svc, neighbour, NEIGHBOUR_BACKLOG, 0)
-await sleep(3000)
-await trickle(svc, unloaded, TRICKLE_RATE, WARMUP_SECONDS)
-const behind = await trickle(svc, unloaded, TRICKLE_RATE, TRICKLE_SECONDS)
-const neighbourSent = sim.control.sends({ phoneNumberId: neighbour, withoutBodies: true }).accepted.length
-await svc.stop()
+  svc = await startService(await singlePartitionPrefix(), 'all')
+  await enqueue(svc, neighbour, NEIGHBOUR_BACKLOG, 0)
+  await sleep(3000)
+  await trickle(svc, unloaded, TRICKLE_RATE, WARMUP_SECONDS)
+  const behind = await trickle(svc, unloaded, TRICKLE_RATE, TRICKLE_SECONDS)
+  const neighbourSent = sim.control.sends({ phoneNumberId: neighbour, withoutBodies: true }).accepted.length
+  await svc.stop()
 
-const p99Alone = quantile(alone, 0.99)
-const p99Behind = quantile(behind, 0.99)
-console.log(`unloaded 80-MPS numbers, p99 queueing delay alone ${p99Alone.toFixed(1)} ms (p50 ${quantile(alone, 0.5).toFixed(1)} ms, ${alone.length} messages)`)
-console.log(`unloaded 80-MPS numbers, p99 queueing delay beside a ${NEIGHBOUR_BACKLOG}-message backlog in the same partition ${p99Behind.toFixed(1)} ms (p50 ${quantile(behind, 0.5).toFixed(1)} ms, ${behind.length} messages; neighbour sent ${neighbourSent} at 5 MPS meanwhile)`)
-console.log(`p99 queueing delay ratio (with / without neighbour backlog) ${(p99Behind / p99Alone).toFixed(2)}`)
+  const p99Alone = quantile(alone, 0.99)
+  const p99Behind = quantile(behind, 0.99)
+  console.log(`unloaded 80-MPS numbers, p99 queueing delay alone ${p99Alone.toFixed(1)} ms (p50 ${quantile(alone, 0.5).toFixed(1)} ms, ${alone.length} messages)`)
+  console.log(`unloaded 80-MPS numbers, p99 queueing delay beside a ${NEIGHBOUR_BACKLOG}-message backlog in the same partition ${p99Behind.toFixed(1)} ms (p50 ${quantile(behind, 0.5).toFixed(1)} ms, ${behind.length} messages; neighbour sent ${neighbourSent} at 5 MPS meanwhile)`)
+  console.log(`p99 queueing delay ratio (with / without neighbour backlog) ${(p99Behind / p99Alone).toFixed(2)}`)
 }
 
 if (PHASES.includes('mixed')) await mixedRun()

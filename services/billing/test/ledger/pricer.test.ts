@@ -143,3 +143,33 @@ t.test('unknown rate: unpriced until a card covers it; unknown number: no tenant
   t.match(await line(f.db, 'wamid.X2'), { tenant_id: null, state: 'unpriced' })
   t.equal(await balance(f.db, f.tenantId), undefined)
 })
+
+t.test('a line another transaction creates meanwhile: the insert conflicts, the batch is retried and merges into it, charged once', async (t) => {
+  const f = await fixture(t)
+  const deps = pricerDeps(f.db, new FakeClock(at('2026-01-10T12:00:00Z')))
+  const T = at('2026-01-10T10:00:00Z')
+  // Another transaction has inserted wamid.R1 (pending) and not committed yet: this batch's
+  // lookup does not see it, so the batch creates the line too and its insert waits on the key.
+  let commit!: () => void
+  let inserted!: () => void
+  const insertedP = new Promise<void>((resolve) => { inserted = resolve })
+  const other = f.db.transaction().execute(async (tx) => {
+    await sql`INSERT INTO billing_ledger (wamid, phone_number_id, recipient, origin, sent_at, delivery, state, decided_by)
+      VALUES ('wamid.R1', ${f.pn}, ${BR}, 'unknown', ${new Date(T)}, 'pending', 'pending', 'none')`.execute(tx)
+    inserted()
+    await new Promise<void>((resolve) => { commit = resolve })
+  })
+  await insertedP
+  const applying = applyFacts(deps, [status('wamid.R1', f.pn, BR, 'delivered', T + 2000, { type: 'regular', category: 'marketing' })])
+  // Commit the other transaction once the batch's insert is waiting for it.
+  for (let i = 0; i < 200; i++) {
+    const { rows } = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`.execute(f.db)
+    if (rows[0]!.n > 0) break
+    await new Promise((resolve) => setTimeout(resolve, 25))
+  }
+  commit()
+  await other
+  await applying
+  t.match(await line(f.db, 'wamid.R1'), { state: 'charged', category: 'marketing', delivery: 'delivered', revision: 1 })
+  t.equal((await balance(f.db, f.tenantId))?.balance, -57_000, 'charged exactly once (sample Brazil marketing, no markup)')
+})

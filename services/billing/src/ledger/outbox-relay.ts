@@ -26,7 +26,7 @@ export interface OutboxRelay {
   stop: () => Promise<void>
 }
 
-interface Row { id: number, topic: string, key: string, keys: string[] | null, event_type: string, schema: string, tenant_id: string | null, payload: Buffer }
+interface Row { id: number, topic: string, key: string, keys: string | null, event_type: string, schema: string, tenant_id: string | null, payload: Buffer }
 
 export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
   const batchSize = opts.batchSize ?? 5
@@ -40,7 +40,7 @@ export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
     return await opts.db.transaction().execute(async (tx) => {
       const { rows } = await sql<Row>`
         DELETE FROM billing_outbox WHERE id IN (SELECT id FROM billing_outbox ORDER BY id LIMIT ${batchSize} FOR UPDATE SKIP LOCKED)
-        RETURNING id, topic, key, keys, event_type, schema, tenant_id, payload`.execute(tx)
+        RETURNING id, topic, key, array_to_string(keys, chr(31)) AS keys, event_type, schema, tenant_id, payload`.execute(tx)
       if (rows.length === 0) return 0
       rows.sort((a, b) => a.id - b.id)
       const jobs: Promise<void>[] = []
@@ -60,8 +60,11 @@ export function createOutboxRelay (opts: OutboxRelayOptions): OutboxRelay {
         const topic = r.topic as 'billing.usage'
         if (r.keys === null) { jobs.push(opts.producer.publishRaw(topic, { key: r.key, value: r.payload, headers: headersFor(r.tenant_id) })); events++; continue }
         const values = unframeEvents(r.payload)
+        // A row's keys come back as one text, split here (as insertOutbox wrote them): a text[]
+        // of a thousand keys costs an array literal's parse in JavaScript.
+        const keys = r.keys.split('\u001f')
         for (let i = 0; i < values.length; i++) {
-          const k = r.keys[i] ?? ''
+          const k = keys[i] ?? ''
           jobs.push(opts.producer.publishRaw(topic, { key: k, value: values[i]!, headers: headersFor(k) }))
         }
         events += values.length

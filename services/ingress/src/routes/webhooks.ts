@@ -40,6 +40,13 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
  */
 const traceIdOf = (requestId: string): string => UUID.test(requestId) ? requestId.replaceAll('-', '') : newTraceId()
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** How a webhook POST ended, for `ingress_webhook_requests_total` (null: from the status code). */
+    webhookOutcome: RequestOutcome | null
+  }
+}
+
 const AppIdParams = z.object({
   appId: z.string().min(1).max(64).describe('The Meta app id whose secrets verify this callback URL')
 })
@@ -70,7 +77,23 @@ const receiveSchema = {
 /** The webhook routes (an encapsulated plugin: its body parser and hooks touch nothing else). */
 export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async (app, opts) => {
   const { producer, topics, verifier, verifyToken, metrics, publishTimeoutMs, now } = opts
-  const outcomes = new WeakMap<FastifyRequest, RequestOutcome>()
+  // How each POST ended, on the request itself (a WeakMap entry per request cost an ephemeron
+  // the garbage collector has to trace).
+  app.decorateRequest('webhookOutcome', null)
+  // prom-client children bound once: inc() on a child skips hashing the labels every time.
+  const requestsBy = new Map<RequestOutcome, { inc: () => void }>()
+  const countRequest = (outcome: RequestOutcome): void => {
+    let c = requestsBy.get(outcome)
+    if (c === undefined) { c = metrics.requests.labels({ outcome }); requestsBy.set(outcome, c) }
+    c.inc()
+  }
+  const changesBy = new Map<string, { inc: () => void }>()
+  const countChange = (topic: string): void => {
+    let c = changesBy.get(topic)
+    if (c === undefined) { c = metrics.changes.labels({ topic }); changesBy.set(topic, c) }
+    c.inc()
+  }
+  const publishedOk = metrics.publishDuration.labels({ outcome: 'ok' })
   const publishOptions = { timeoutMs: publishTimeoutMs }
 
   /**
@@ -96,12 +119,14 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: opts.bodyLimitBytes }, (_request, body, done) => { done(null, body) })
 
-  app.addHook('onResponse', async (request, reply) => {
-    if (request.method !== 'POST') return
-    const s = reply.statusCode
-    const outcome = outcomes.get(request) ??
-      (s === 413 ? 'too_large' : s === 503 ? 'kafka_unavailable' : s >= 500 ? 'error' : s >= 400 ? 'bad_request' : 'routed')
-    metrics.requests.inc({ outcome })
+  // A callback hook, not an async one: no promise and microtask per request.
+  app.addHook('onResponse', (request, reply, done) => {
+    if (request.method === 'POST') {
+      const s = reply.statusCode
+      countRequest(request.webhookOutcome ??
+        (s === 413 ? 'too_large' : s === 503 ? 'kafka_unavailable' : s >= 500 ? 'error' : s >= 400 ? 'bad_request' : 'routed'))
+    }
+    done()
   })
 
   const handshake = async (request: FastifyRequest<{ Querystring: z.infer<typeof HandshakeQuery>, Params: { appId?: string } }>, reply: FastifyReply) => {
@@ -131,7 +156,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
         ? 'other_app'
         : check.reason
       metrics.signatureFailures.inc({ reason })
-      outcomes.set(request, 'signature_rejected')
+      request.webhookOutcome = 'signature_rejected'
       request.log.warn({ reason, appId, bytes: body.length }, 'webhook signature rejected')
       throw IngressErrors.ING_SIGNATURE_INVALID.create({ detail: { reason } })
     }
@@ -148,21 +173,21 @@ export const webhookRoutes: FastifyPluginAsyncZod<WebhookRoutesOptions> = async 
       metrics.publishDuration.observe({ outcome: 'failed' }, (performance.now() - started) / 1000)
       const code = findCode(err) ?? 'UNKNOWN'
       metrics.publishFailures.inc({ code })
-      outcomes.set(request, 'kafka_unavailable')
+      request.webhookOutcome = 'kafka_unavailable'
       request.log.warn({ code, records: plan.records.length }, 'webhook not stored: Kafka did not acknowledge; answering 503')
       // Every publish failure is a 503, even a record Kafka refuses as too large: Meta retries
       // (nothing lost) and the failure stays visible in the metrics until the topic is fixed.
       reply.header('retry-after', '1')
       throw IngressErrors.ING_KAFKA_UNAVAILABLE.create({ cause: err, detail: { code } })
     }
-    metrics.publishDuration.observe({ outcome: 'ok' }, (performance.now() - started) / 1000)
-    for (const r of plan.records) if (r.topic !== 'webhook.raw' && r.topic !== 'webhook.unrouted') metrics.changes.inc({ topic: r.topic })
+    publishedOk.observe((performance.now() - started) / 1000)
+    for (const r of plan.records) if (r.topic !== 'webhook.raw' && r.topic !== 'webhook.unrouted') countChange(r.topic)
     for (const reason of plan.unrouted) metrics.unrouted.inc({ reason })
     if (plan.unrouted.length > 0) {
-      outcomes.set(request, 'unrouted')
+      request.webhookOutcome = 'unrouted'
       request.log.warn({ reasons: plan.unrouted, changes: plan.changes, wabaId: plan.wabaId }, 'webhook archived; part of it went to the unrouted topic')
     } else {
-      outcomes.set(request, 'routed')
+      request.webhookOutcome = 'routed'
       request.log.debug({ changes: plan.changes, wabaId: plan.wabaId }, 'webhook stored')
     }
     return reply.code(200).send()

@@ -107,7 +107,7 @@ t.test('crafted bodies: answered the same, or left to the reference', async (t) 
     'raw control character': '{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"m","value":{"s":"a\u0001b"}}]}]}',
     'trailing comma': '{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"m","value":{"a":[1,]}}]}]}',
     'single quotes': "{'object':'whatsapp_business_account'}",
-    'unclosed': '{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"m","value":{"a":[1'
+    unclosed: '{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"m","value":{"a":[1'
   }
   for (const [name, text] of Object.entries(cases)) agrees(t, Buffer.from(text), name)
   t.ok(agrees(t, Buffer.from(cases['repeated keys, last wins']!), 'repeated'), 'repeated keys answered')

@@ -25,12 +25,12 @@ export const logger: Logger = createLogger({ level: (process.env.LOG_LEVEL ?? 's
 const CONSUMED: TopicKey[] = ['webhook.messages', 'webhook.smb_message_echoes', 'webhook.account_update', 'outbound.results']
 const TOPICS: TopicKey[] = [...CONSUMED, 'billing.usage', 'billing.balance', 'deadletter']
 
-export interface WebhookBodyLike {
+interface WebhookBodyLike {
   object: string
   entry: Array<{ id: string, time?: number, changes: Array<{ field: string, value: unknown }> }>
 }
 
-export interface ResultInit {
+interface ResultInit {
   wamid: string
   tenantId: string
   phoneNumberId: string
@@ -95,7 +95,7 @@ export async function appEnv (t: Teardown, opts: { now?: number, sampleCard?: bo
 }
 
 /** Polls `check` every 25 ms until it returns a truthy value; fails after `timeoutMs`. */
-export async function until<T> (check: () => Promise<T> | T, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
+async function until<T> (check: () => Promise<T> | T, timeoutMs = 20_000, what = 'condition'): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
   for (;;) {
     const v = await check()

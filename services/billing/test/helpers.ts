@@ -60,7 +60,7 @@ export async function fixture (t: Teardown, opts: { sampleCard?: boolean } = {})
 }
 
 /** Loads the shipped sample card (rates + tiers) as version `sample-2026q1`, effective 2026-01-01. */
-export async function loadSampleCard (db: Db): Promise<string> {
+async function loadSampleCard (db: Db): Promise<string> {
   const card = mergeTiers(parseRateCardCsv(SAMPLE_CSV, 'USD'), parseVolumeTiersCsv(SAMPLE_TIERS_CSV, 'USD'))
   const { card: saved } = await saveRateCard(db, { version: 'sample-2026q1', currency: 'USD', effectiveFrom: '2026-01-01', isSample: true, source: 'sample', rates: card.rates })
   return saved.id

@@ -9,15 +9,15 @@ import { z } from 'zod'
 /** Meta's largest webhook body is 3 MB; the default limit leaves headroom above it. */
 export const DEFAULT_BODY_LIMIT_BYTES = 4 * 1024 * 1024
 /** The largest body limit that still fits a raw-archive record (topic limit, less room for the envelope). */
-export const MAX_BODY_LIMIT_BYTES = LARGE_MESSAGE_BYTES - 64 * 1024
+const MAX_BODY_LIMIT_BYTES = LARGE_MESSAGE_BYTES - 64 * 1024
 /** How long a request waits for Kafka's acknowledgement before answering 503 (Meta retries). */
 export const DEFAULT_PUBLISH_TIMEOUT_MS = 5000
 /** Time between readiness turning false and the server closing, so load balancers move away. */
-export const DEFAULT_DRAIN_MS = 5000
+const DEFAULT_DRAIN_MS = 5000
 
 const positiveInt = (what: string) => z.coerce.number({ error: `must be ${what}` }).int(`must be ${what}`).positive(`must be ${what}`)
 
-export const ingressSection = z.object({
+const ingressSection = z.object({
   INGRESS_BODY_LIMIT_BYTES: positiveInt('a number of bytes')
     .min(3 * 1000 * 1000 + 1, 'must exceed Meta\'s 3 MB maximum webhook body')
     // A body is archived whole in one record: it must fit the webhook topics' record limit.

@@ -20,7 +20,7 @@ export interface Teardown { teardown: (fn: () => unknown) => void }
 
 export const APP_ID = '100000000000001'
 export const APP_SECRET = 'ingress-test-secret-1'
-export const OTHER_APP_ID = '100000000000002'
+const OTHER_APP_ID = '100000000000002'
 export const OTHER_APP_SECRET = 'ingress-test-secret-2'
 export const VERIFY_TOKEN = 'ingress-verify-token'
 
@@ -119,7 +119,7 @@ async function topicOffsets (admin: Admin, topic: string): Promise<Awaited<Retur
  * Everything on `topics` right now, by consuming from the beginning up to each partition's end
  * offset (taken first). Returns [] at once when the topics are empty.
  */
-export async function readTopics (kafka: Kafka, admin: Admin, topics: string[], timeoutMs = 20_000): Promise<ReadRecord[]> {
+async function readTopics (kafka: Kafka, admin: Admin, topics: string[], timeoutMs = 20_000): Promise<ReadRecord[]> {
   const ends = new Map<string, bigint>()
   for (const topic of topics) {
     for (const p of await topicOffsets(admin, topic)) {

@@ -2,8 +2,7 @@
 // paid sends (templates Meta charges); free messages (service replies inside the window) are
 // never refused, so a tenant that ran out can still answer its customers.
 
-export const BALANCE_STATES = ['OK', 'LOW', 'EXHAUSTED'] as const
-export type BalanceStateName = typeof BALANCE_STATES[number]
+export type BalanceStateName = 'OK' | 'LOW' | 'EXHAUSTED'
 
 export interface BalanceInput {
   /** Prepaid tenants run out at a zero balance; others only at their spend limit. */

@@ -21,23 +21,21 @@ export function tierCounterCategory (c: Category): 'utility' | 'authentication' 
 }
 
 /** Why a ledger line is free. */
-export const FREE_REASONS = [
+export type FreeReason =
   /** A non-template message inside the 24 h customer service window. */
-  'service_window',
+  | 'service_window'
   /** A utility template inside the customer service window. */
-  'utility_in_window',
+  | 'utility_in_window'
   /** Anything inside a 72 h free entry point window (or the reply that opened it). */
-  'free_entry_point',
+  | 'free_entry_point'
   /** Sent from the WhatsApp Business app (coexistence echo): never charged. */
-  'business_app',
+  | 'business_app'
   /** Meta charges only delivered template messages; this one failed. */
-  'not_delivered',
+  | 'not_delivered'
   /** A non-template message with no open window known to us (Meta does not charge it either). */
-  'non_template',
+  | 'non_template'
   /** Meta's pricing object says not billable and names no reason we model. */
-  'meta_free'
-] as const
-export type FreeReason = typeof FREE_REASONS[number]
+  | 'meta_free'
 
 /**
  * A category as any Meta surface spells it (`authentication-international`, `UTILITY`,
@@ -50,7 +48,7 @@ export function normalizeCategory (raw: string | null | undefined): Category | u
 }
 
 /** Meta's `pricing.type` values (lower case, as in the status webhook). */
-export const PRICING_TYPES = ['regular', 'free_customer_service', 'free_entry_point'] as const
+const PRICING_TYPES = ['regular', 'free_customer_service', 'free_entry_point'] as const
 export type PricingType = typeof PRICING_TYPES[number]
 
 /** `pricing.type` in our form (pricing_analytics writes it upper case); undefined when unknown. */

@@ -4,7 +4,7 @@
 // card CSV and in the `region` of VOLUME_BASED_PRICING_TIER_UPDATE webhooks, so both join on them.
 // Meta may move a country between markets on a quarter start: update this table with the card.
 
-export const OTHER_MARKET = 'Other'
+const OTHER_MARKET = 'Other'
 
 type Entry = readonly [prefix: string, country: string, market: string]
 

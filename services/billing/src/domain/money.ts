@@ -3,7 +3,7 @@
 // invoice; every helper here checks it stays an integer in that range.
 
 /** 1 currency unit in micros. */
-export const MICROS_PER_UNIT = 1_000_000
+const MICROS_PER_UNIT = 1_000_000
 
 const DECIMAL = /^(-)?(\d+)(?:\.(\d+))?$/
 

@@ -90,7 +90,7 @@ export interface Settlement {
 }
 
 /** Meta's billable verdict: `type` first (Meta's advice, `billable` is being deprecated), then `billable`. */
-export function metaBillable (m: MetaPricing): boolean | null {
+function metaBillable (m: MetaPricing): boolean | null {
   if (m.type !== null) return m.type === 'regular'
   return m.billable
 }

@@ -50,7 +50,7 @@ function rows (text: string): { cells: string[], line: number }[] {
 }
 
 /** ISO 4217 code from a currency cell ("USD", "$US", "€"); undefined when unknown. */
-export function normalizeCurrency (raw: string): string | undefined {
+function normalizeCurrency (raw: string): string | undefined {
   const t = raw.trim()
   if (/^[A-Za-z]{3}$/.test(t)) return t.toUpperCase()
   return SYMBOLS.get(t.toLowerCase().replace(/\s/g, ''))

@@ -47,8 +47,8 @@ export function unframeEvents (payload: Uint8Array): Uint8Array[] {
   return out
 }
 
-export const BALANCE_EVENT_TYPE = 'billing.balance_changed'
-export const BALANCE_SCHEMA = 'coexist.billing.v1.TenantBalanceEvent'
+const BALANCE_EVENT_TYPE = 'billing.balance_changed'
+const BALANCE_SCHEMA = 'coexist.billing.v1.TenantBalanceEvent'
 
 const STATE_ENUM: Record<BalanceStateName, BalanceState> = { OK: BalanceState.OK, LOW: BalanceState.LOW, EXHAUSTED: BalanceState.EXHAUSTED }
 

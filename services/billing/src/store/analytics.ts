@@ -10,8 +10,8 @@ import { normalizeCategory } from '../domain/categories.ts'
 import { formatMicros } from '../domain/money.ts'
 import type { TenantScope } from './usage.ts'
 
-export interface AnalyticsFigures { volume: number, cost_micros: number, cost: string }
-export interface AnalyticsRow {
+interface AnalyticsFigures { volume: number, cost_micros: number, cost: string }
+interface AnalyticsRow {
   pricing_type: string
   /** The category for charged (regular) messages; `*` for free ones. */
   category: string
@@ -42,7 +42,7 @@ function keyOf (pricingType: string | undefined, category: string | undefined): 
 }
 
 /** Adds Meta's points up by (pricing type, category). Costs are floats in currency units. */
-export function aggregateMetaPoints (points: readonly PricingAnalyticsPoint[]): Map<string, { volume: number, costMicros: number }> {
+function aggregateMetaPoints (points: readonly PricingAnalyticsPoint[]): Map<string, { volume: number, costMicros: number }> {
   const out = new Map<string, { volume: number, costMicros: number }>()
   for (const p of points) {
     const k = keyOf(p.pricing_type, p.pricing_category)

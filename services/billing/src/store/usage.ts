@@ -9,7 +9,7 @@ export type TenantScope = string | null
 const scopeSql = (scope: TenantScope) => scope === null ? sql`true` : sql`l.tenant_id = ${scope}::uuid`
 
 export const GROUP_BY = ['tenant', 'phone_number', 'category', 'market', 'country', 'day', 'month', 'state', 'free_reason'] as const
-export type GroupBy = typeof GROUP_BY[number]
+type GroupBy = typeof GROUP_BY[number]
 
 const GROUP_SQL: Record<GroupBy, ReturnType<typeof sql>> = {
   tenant: sql`l.tenant_id::text`,
@@ -227,7 +227,7 @@ export async function disagreements (db: DbExecutor, scope: TenantScope, from: D
 }
 
 /** One invoice line: a number × category × market × currency. */
-export interface InvoiceLine {
+interface InvoiceLine {
   phone_number_id: string
   category: string | null
   market: string | null

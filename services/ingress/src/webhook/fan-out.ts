@@ -10,10 +10,10 @@ import { findChangeSpans, type ChangeSpan, type Span } from './json-spans.ts'
 import { scanWebhook } from './scan-webhook.ts'
 
 /** Meta's `object` for WhatsApp webhooks; any other is not ours to route. */
-export const WHATSAPP_OBJECT = 'whatsapp_business_account'
+const WHATSAPP_OBJECT = 'whatsapp_business_account'
 
 /** Why something was not routed: the stable token of `UnroutedWebhook.reason` (before any `:detail`). */
-export type UnroutedReason = 'unknown_field' | 'unparseable_body' | 'unexpected_object'
+type UnroutedReason = 'unknown_field' | 'unparseable_body' | 'unexpected_object'
 
 export type PlannedRecord =
   | { topic: 'webhook.raw', key: string, value: RawWebhookFields }

@@ -14,7 +14,7 @@
  */
 import type { Span } from './json-spans.ts'
 
-export interface ScannedChange {
+interface ScannedChange {
   entryIndex: number
   changeIndex: number
   entryId: string

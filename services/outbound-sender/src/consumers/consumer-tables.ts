@@ -33,7 +33,7 @@ function changeValue (change: WebhookChange): unknown {
 }
 
 /** What a `messages` change means to the sender: window openings and delivery statuses. */
-export function readMessagesChange (change: WebhookChange): { inbound: InboundSeen[], deliveries: DeliveryUpdate[], inboundCount: number } {
+function readMessagesChange (change: WebhookChange): { inbound: InboundSeen[], deliveries: DeliveryUpdate[], inboundCount: number } {
   const parsed = parseChangeValue('messages', changeValue(change))
   if (!parsed.ok) throw OutErrors.OUT_WEBHOOK_INVALID.create({ message: parsed.error.message, detail: { issues: parsed.error.issues?.slice(0, 10) } })
   if (parsed.field !== 'messages') return { inbound: [], deliveries: [], inboundCount: 0 }

@@ -38,7 +38,7 @@ export interface AcceptItem {
 }
 
 /** What the API answers for an accepted request (the first answer, replayed as is). */
-export interface AcceptedMessage {
+interface AcceptedMessage {
   id: string
   state: 'accepted'
   phone_number_id: string
@@ -59,7 +59,7 @@ const STATUS_ERRORS: Readonly<Record<string, { create: (opts: { detail: Record<s
 }
 
 /** The coded refusal for a number that is not active (undefined when it may send). */
-export function numberStatusError (phoneNumberId: string, status: string): CoexistError | undefined {
+function numberStatusError (phoneNumberId: string, status: string): CoexistError | undefined {
   if (status === 'active') return undefined
   const f = STATUS_ERRORS[status] ?? OutErrors.OUT_NUMBER_NOT_ACTIVE
   return f.create({ detail: { phoneNumberId, status } })
@@ -78,7 +78,7 @@ function answerOf (row: Pick<MessageSummary, 'id' | 'phone_number_id' | 'recipie
 }
 
 /** The record for wa.outbound.requests.v1. */
-export function requestRecord (tenantId: string, row: { id: string, idempotencyKey: string | null, acceptedAt: Date }, p: PreparedSend): OutboundRequestInit {
+function requestRecord (tenantId: string, row: { id: string, idempotencyKey: string | null, acceptedAt: Date }, p: PreparedSend): OutboundRequestInit {
   return {
     requestId: row.id,
     tenantId,

@@ -3,7 +3,7 @@ import { SendMessageInputSchema } from '@coexist/meta'
 import { z } from 'zod'
 
 /** Mark an inbound message as read (optionally showing a typing indicator). Not a message: no window, no pair limit. */
-export const MarkAsReadRequestSchema = z.looseObject({
+const MarkAsReadRequestSchema = z.looseObject({
   type: z.literal('mark_as_read'),
   /** The wamid of the customer's message. */
   message_id: z.string().min(1).max(256),
@@ -26,11 +26,11 @@ export const SendRequestSchema = z.intersection(Envelope, z.discriminatedUnion('
 export type SendRequest = z.output<typeof SendRequestSchema>
 
 /** One item of `POST /v1/messages/batch`: a send request with its own optional idempotency key. */
-export const BatchItemSchema = z.intersection(
+const BatchItemSchema = z.intersection(
   z.object({ idempotency_key: z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, { error: 'visible ASCII only' }).optional() }),
   SendRequestSchema
 )
-export type BatchItem = z.output<typeof BatchItemSchema>
+type BatchItem = z.output<typeof BatchItemSchema>
 
 export const MAX_BATCH = 500
 export const BatchRequestSchema = z.object({ messages: z.array(BatchItemSchema).min(1).max(MAX_BATCH) })
@@ -63,7 +63,7 @@ export function customerKey (recipient: string, type: 'phone' | 'user_id'): stri
 }
 
 /** JSON with object keys sorted at every level: the same request hashes the same. */
-export function canonicalJson (value: unknown): string {
+function canonicalJson (value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value) ?? 'null'
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`
   const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))

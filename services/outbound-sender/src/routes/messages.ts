@@ -63,7 +63,7 @@ type MessageView = z.infer<typeof MessageViewSchema>
 const iso = (d: Date | string | null): string | null => (d === null ? null : new Date(d).toISOString())
 
 /** The API view of a stored request; Meta's delivery statuses refine `sent`. */
-export function messageView (row: MessageSummary): MessageView {
+function messageView (row: MessageSummary): MessageView {
   let state: MessageView['state'] = row.state
   if (row.state === 'sent' && row.delivery !== null) state = row.delivery
   const meta = row.meta_error as { code: number } | null

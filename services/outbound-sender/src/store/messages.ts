@@ -6,8 +6,8 @@
 import { sql, type DbExecutor, type Selectable } from '@coexist/db'
 import type { Database } from '@coexist/db'
 
-export type MessageRow = Selectable<Database['outbound_messages']>
-export type OutboundStateName = MessageRow['state']
+type MessageRow = Selectable<Database['outbound_messages']>
+type OutboundStateName = MessageRow['state']
 
 export interface NewMessageRow {
   id: string
@@ -25,7 +25,7 @@ export interface NewMessageRow {
 }
 
 /** Columns an API answer or a result needs (never the body: it can be large). */
-export const SUMMARY_COLUMNS = [
+const SUMMARY_COLUMNS = [
   'id', 'tenant_id', 'phone_number_id', 'recipient', 'recipient_type', 'message_type', 'is_template', 'category_hint',
   'idempotency_key', 'request_hash', 'state', 'attempts', 'wamid', 'error_code', 'error_message', 'meta_error',
   'delivery', 'delivery_at', 'published_at', 'accepted_at', 'sending_at', 'sent_at', 'completed_at'

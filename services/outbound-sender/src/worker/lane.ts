@@ -11,7 +11,7 @@ import { NumberThrottle, type ThrottleTuning } from '../limits/number-throttle.t
 import { PairLimiter, type PairLimiterOptions } from '../limits/pair-limiter.ts'
 import type { NumberInfo } from './number-directory.ts'
 
-export type ItemPhase = 'ready' | 'claiming' | 'inflight' | 'settling' | 'done'
+type ItemPhase = 'ready' | 'claiming' | 'inflight' | 'settling' | 'done'
 
 /** One request in a lane, from its record until its outcome is recorded and published. */
 export interface LaneItem {

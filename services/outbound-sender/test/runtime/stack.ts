@@ -11,9 +11,9 @@ import { NumberDirectory } from '../../src/worker/number-directory.ts'
 import { ADMIN_KEY, silentLogger, testDb, testGraph, testKafka, testSimulator, type KafkaEnv, type TestDb } from '../helpers.ts'
 
 /** What a test reads of an injected response. */
-export interface InjectResponse { statusCode: number, body: string, headers: Record<string, unknown>, json: () => any }
+interface InjectResponse { statusCode: number, body: string, headers: Record<string, unknown>, json: () => any }
 
-export const STACK_TOPICS: TopicKey[] = ['outbound.requests', 'outbound.results', 'outbound.dlq', 'webhook.messages', 'webhook.smb_message_echoes', 'billing.balance', 'deadletter']
+const STACK_TOPICS: TopicKey[] = ['outbound.requests', 'outbound.results', 'outbound.dlq', 'webhook.messages', 'webhook.smb_message_echoes', 'billing.balance', 'deadletter']
 
 export interface Stack {
   tdb: TestDb

@@ -40,6 +40,8 @@ function pinoLogCreator (logger: Logger) {
     // A consumer's crash is logged once, by the bus consumer's CRASH handler, at the level its
     // outcome deserves (a restart after a coordinator still loading is routine on a fresh broker).
     if (namespace === 'Consumer' && message.startsWith('Crash: ')) lvl = 'debug'
+    // kafkajs's next line after a retriable crash; the crash itself is already logged (above).
+    if (namespace === 'Consumer' && lvl === 'error' && message.startsWith('Restarting the consumer in ')) lvl = 'info'
     // Each retry of a produce request (a leader moving, a topic just created) is one of kafkajs's
     // error lines; the bus producer logs the batch that fails for good (warn, and the caller's error).
     if (namespace === 'Producer' && lvl === 'error' && message.startsWith('Failed to send messages')) lvl = 'warn'

@@ -25,6 +25,12 @@ t.test("a consumer's crash is not logged by kafkajs at error level (the bus cons
   t.equal(other?.level, 50, 'other errors stay errors')
 })
 
+t.test("kafkajs's restart after a retriable crash is an info line (seen at npm start: a coordinator still loading)", async (t) => {
+  const c = capture()
+  c.kafkaLogger('Consumer').error('Restarting the consumer in 100ms', { retryCount: 0, retryTime: 100, groupId: 'g' })
+  t.equal(c.lines()[0]?.level, 30, 'info')
+})
+
 t.test('error responses of a connection are debug lines', async (t) => {
   const c = capture()
   c.kafkaLogger('Connection').error('Response JoinGroup(key: 11, version: 5)', { error: 'The coordinator is loading' })

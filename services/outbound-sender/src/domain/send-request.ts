@@ -30,7 +30,6 @@ const BatchItemSchema = z.intersection(
   z.object({ idempotency_key: z.string().min(1).max(255).regex(/^[\x21-\x7e]+$/, { error: 'visible ASCII only' }).optional() }),
   SendRequestSchema
 )
-type BatchItem = z.output<typeof BatchItemSchema>
 
 export const MAX_BATCH = 500
 export const BatchRequestSchema = z.object({ messages: z.array(BatchItemSchema).min(1).max(MAX_BATCH) })

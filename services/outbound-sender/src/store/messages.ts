@@ -7,7 +7,6 @@ import { sql, type DbExecutor, type Selectable } from '@coexist/db'
 import type { Database } from '@coexist/db'
 
 type MessageRow = Selectable<Database['outbound_messages']>
-type OutboundStateName = MessageRow['state']
 
 export interface NewMessageRow {
   id: string

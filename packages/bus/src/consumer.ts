@@ -231,6 +231,52 @@ export function detachMessage (m: KafkaMessage): KafkaMessage {
   return { ...m, key: m.key == null ? m.key : copy(m.key), value: m.value == null ? m.value : copy(m.value), headers } as KafkaMessage
 }
 
+/**
+ * A record as handlers see it. A class, not an object literal: a literal with a `log` accessor
+ * (a getter closing over the record) is built by V8's slow path, about ten times the cost of an
+ * instance (3.3 against 0.3 µs per record), for every record a consumer runs. The logger is made
+ * on first use: most records never log, and a child logger per record is a real cost.
+ */
+class DecodedRecord implements BusRecord<unknown> {
+  readonly topic: string
+  readonly topicKey: TopicKey
+  readonly partition: number
+  readonly offset: string
+  readonly key: string | null
+  readonly value: unknown
+  readonly headers: Readonly<Record<string, string>>
+  readonly timestamp: number
+  readonly traceId: string | undefined
+  readonly attempt: number
+  readonly assignedAt: number
+  readonly signal: AbortSignal
+  readonly #root: Logger
+  readonly #makeLog: (() => Logger) | undefined
+  #log: Logger | undefined
+
+  constructor (w: Work, m: KafkaMessage, headers: Record<string, string>, value: unknown, attempt: number, assignedAt: number, root: Logger, makeLog?: () => Logger) {
+    this.topic = w.topic
+    this.topicKey = w.spec.key
+    this.partition = w.partition
+    this.offset = m.offset
+    this.key = m.key === null || m.key === undefined ? null : m.key.toString('utf8')
+    this.value = value
+    this.headers = headers
+    this.timestamp = Number(m.timestamp)
+    this.traceId = headers[HEADER.traceId]
+    this.attempt = attempt
+    this.assignedAt = assignedAt
+    this.signal = w.abort.signal
+    this.#root = root
+    this.#makeLog = makeLog
+  }
+
+  /** Child logger bound to `{ topic, partition, offset }`, made on first use. */
+  get log (): Logger {
+    return (this.#log ??= this.#makeLog?.() ?? this.#root.child({ topic: this.topic, partition: this.partition, offset: this.offset }))
+  }
+}
+
 /** Creates the consumer (not started). See the module comment. */
 export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   const { kafka, registry, groupId } = opts
@@ -471,23 +517,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
   }
 
   function busRecord (w: Work, m: KafkaMessage, headers: Record<string, string>, value: unknown, attempt: number, assigned: number, log?: () => Logger): BusRecord<unknown> {
-    let child: Logger | undefined
-    const getLog = log ?? ((): Logger => (child ??= logger.child({ topic: w.topic, partition: w.partition, offset: m.offset })))
-    return {
-      topic: w.topic,
-      topicKey: w.spec.key,
-      partition: w.partition,
-      offset: m.offset,
-      key: m.key === null || m.key === undefined ? null : m.key.toString('utf8'),
-      value,
-      headers,
-      timestamp: Number(m.timestamp),
-      traceId: headers[HEADER.traceId],
-      attempt,
-      assignedAt: assigned,
-      signal: w.abort.signal,
-      get log () { return getLog() }
-    }
+    return new DecodedRecord(w, m, headers, value, attempt, assigned, logger, log)
   }
 
   /** Processes one record; true when it is finished (handled or dead-lettered). */

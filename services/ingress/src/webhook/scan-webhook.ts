@@ -29,7 +29,7 @@ interface ScannedChange {
   wabaInfoId: string | undefined
 }
 
-export interface ScannedWebhook {
+interface ScannedWebhook {
   object: string
   /** The first entry's id (undefined when `entry` is empty). */
   firstEntryId: string | undefined

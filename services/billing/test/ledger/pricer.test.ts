@@ -173,3 +173,11 @@ t.test('a line another transaction creates meanwhile: the insert conflicts, the 
   t.match(await line(f.db, 'wamid.R1'), { state: 'charged', category: 'marketing', delivery: 'delivered', revision: 1 })
   t.equal((await balance(f.db, f.tenantId))?.balance, -57_000, 'charged exactly once (sample Brazil marketing, no markup)')
 })
+
+t.test('a value the binary columns cannot carry (a tenant id that is not a uuid) is refused by Postgres, as invalid data', async (t) => {
+  const f = await fixture(t)
+  const deps = pricerDeps(f.db, new FakeClock(at('2026-01-10T12:00:00Z')))
+  const T = at('2026-01-10T10:00:00Z')
+  await t.rejects(applyFacts(deps, [send('wamid.BAD1', f.pn, BR, 'marketing', T, 'not-a-uuid')]), { code: '22P02' })
+  t.equal((await f.db.selectFrom('billing_ledger').select('wamid').where('wamid', '=', 'wamid.BAD1').execute()).length, 0, 'nothing written')
+})

@@ -226,7 +226,7 @@ export async function applyFacts (deps: PricerDeps, facts: readonly Fact[], opts
     } catch (err) {
       if (!retryable(err) || attempt >= 5) throw err
       deps.logger.warn({ err, attempt }, 'pricing batch retried after a deadlock')
-      await new Promise((r) => setTimeout(r, 10 * attempt + Math.random() * 20))
+      await new Promise((resolve) => setTimeout(resolve, 10 * attempt + Math.random() * 20))
     }
   }
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { sql } from '@coexist/db'
+import { sql, type Db } from '@coexist/db'
 import { applyFacts } from '../../src/ledger/pricer.ts'
 import type { Fact } from '../../src/ledger/facts.ts'
 import { FakeClock, at, fixture, pricerDeps } from '../helpers.ts'
@@ -12,10 +12,10 @@ const send = (wamid: string, pn: string, recipient: string, category: string, se
 const status = (wamid: string, pn: string, recipient: string, st: string, ts: number, pricing?: { type: string, category: string }): Fact =>
   ({ kind: 'status', wamid, phoneNumberId: pn, wabaId: null, status: st, ts, recipient, pricing: pricing === undefined ? null : { model: 'PMP', type: pricing.type as never, category: pricing.category as never, billable: pricing.type === 'regular' } })
 
-async function line (db: import('@coexist/db').Db, wamid: string) {
+async function line (db: Db, wamid: string) {
   return await db.selectFrom('billing_ledger').selectAll().where('wamid', '=', wamid).executeTakeFirstOrThrow()
 }
-async function balance (db: import('@coexist/db').Db, tenantId: string) {
+async function balance (db: Db, tenantId: string) {
   const r = await db.selectFrom('billing_balances').select(['balance_micros', 'state']).where('tenant_id', '=', tenantId).executeTakeFirst()
   return r === undefined ? undefined : { balance: Number(r.balance_micros), state: r.state }
 }

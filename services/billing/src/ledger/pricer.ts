@@ -28,7 +28,7 @@ import type { RateBook } from './rate-book.ts'
 import { PgArrayValueError, PgArrayWriter, type PgArrayType } from './pg-array.ts'
 import { encodeUsageRecord } from './usage-record.ts'
 
-export interface Clock { now: () => number }
+interface Clock { now: () => number }
 
 export interface PricerDeps {
   db: Db
@@ -47,8 +47,8 @@ export interface ApplyResult {
   events: number
 }
 
-export const USAGE_EVENT_TYPE = 'billing.usage_recorded'
-export const USAGE_SCHEMA = 'coexist.billing.v1.UsageRecord'
+const USAGE_EVENT_TYPE = 'billing.usage_recorded'
+const USAGE_SCHEMA = 'coexist.billing.v1.UsageRecord'
 
 const DELIVERY_RANK: Record<Delivery, number> = { pending: 0, failed: 1, delivered: 2 }
 

@@ -43,7 +43,7 @@ export type OutboundResultInit = MessageInitShape<typeof OutboundResultSchema>
 export type OutboundDeadLetterInit = MessageInitShape<typeof DeadLetterSchemaT>
 
 /** Where a result or dead letter came from (its request's trace id, when known). */
-export interface PublishContext { traceId?: string | undefined }
+interface PublishContext { traceId?: string | undefined }
 
 /** A record handed over by the consumer. */
 export interface IncomingRequest {
@@ -884,8 +884,10 @@ export class SendWorker {
 
   /** The number cannot send (gone, not active, no token): every waiting request goes to the DLQ. */
   #refuseAll (lane: Lane, info: NumberInfo | undefined): void {
-    const reason = info === undefined ? 'OUT_NUMBER_NOT_FOUND'
-      : info.status !== 'active' ? (info.status === 'disconnected' ? 'OUT_NUMBER_DISCONNECTED' : info.status === 'suspended' ? 'OUT_NUMBER_SUSPENDED' : info.status === 'pending' ? 'OUT_NUMBER_PENDING' : 'OUT_NUMBER_NOT_ACTIVE')
+    const reason = info === undefined
+      ? 'OUT_NUMBER_NOT_FOUND'
+      : info.status !== 'active'
+        ? (info.status === 'disconnected' ? 'OUT_NUMBER_DISCONNECTED' : info.status === 'suspended' ? 'OUT_NUMBER_SUSPENDED' : info.status === 'pending' ? 'OUT_NUMBER_PENDING' : 'OUT_NUMBER_NOT_ACTIVE')
         : 'OUT_NO_ACCESS_TOKEN'
     for (const item of lane.waiting()) {
       item.phase = 'settling'

@@ -2,7 +2,7 @@
  * `npm test`: one run of the whole suite on real infrastructure.
  *   1. Postgres and Kafka (scripts/lib/infra.ts: env, else testcontainers, else local);
  *   2. a fresh template database for this run, migrated; tests clone it (packages/testkit);
- *   3. the workspace type-check and the contracts drift check;
+ *   3. the workspace type-check, lint (ESLint, knip) and the contracts drift check;
  *   4. tap over every test file; then the line "N passed, N failed".
  * Arguments are passed to tap (e.g. a file list). Everything the run created is removed at the end.
  */
@@ -80,6 +80,8 @@ try {
 
   if (tapArgs.length === 0) {
     if (step('type-check (tsc)', 'pnpm', ['exec', 'tsc', '-p', 'tsconfig.base.json'])) passed++; else failed++
+    if (step('lint (eslint)', 'pnpm', ['exec', 'eslint', '.'])) passed++; else failed++
+    if (step('unused files and dependencies (knip)', 'pnpm', ['exec', 'knip', '--no-progress'])) passed++; else failed++
     if (step('db: generated table types match the migrations', process.execPath, ['scripts/db-codegen.ts', '--check'])) passed++; else failed++
     if (existsSync(join(root, 'scripts/contracts.ts'))) {
       if (step('contracts: generated code matches proto/', process.execPath, ['scripts/contracts.ts', '--check'])) passed++; else failed++

@@ -42,7 +42,7 @@ t.test('a full coexistence onboarding with 6 months of history across many threa
     return v.state === 'complete' && v.counts.history_messages === 3000 && v.counts.contacts === 40 && v.counts.media_filled > 0 && env.sim.control.syncRequests().every((s) => s.done) ? v : undefined
   }, 40_000, 'onboarding complete')
   await env.sim.control.whenIdle()
-  await until(async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM messages WHERE phone_number_id = ${id} AND media_pending AND sent_at > ${new Date(onboardedAt - 14 * DAY)}`.execute(env.db)).rows[0]?.n === 0, 10_000, 'recent media filled')
+  await until(async () => (await sql<{ n: number }>`SELECT count(*)::int AS n FROM messages WHERE phone_number_id = ${id} AND media_pending AND sent_at > ${new Date(onboardedAt - 14 * DAY)}`.execute(env.db)).rows[0]?.n === 0, 30_000, 'recent media filled')
 
   t.equal(view.progress_percent, 100)
   t.equal(view.counts.history_threads, 120, 'every thread imported')

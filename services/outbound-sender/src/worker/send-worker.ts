@@ -451,11 +451,11 @@ export class SendWorker {
     this.#lanes.get(phoneNumberId)?.debit(count)
   }
 
-  /** Numbers with a lane; requests held (in lanes, or waiting to be parked), of which parking; sends in flight. */
-  stats (): { lanes: number, held: number, parking: number, inflight: number } {
+  /** Numbers with a lane; requests held (in lanes, or waiting to be parked), of which parking; sends in flight; lanes waiting for an in-flight slot. */
+  stats (): { lanes: number, held: number, parking: number, inflight: number, waitingForSlot: number } {
     let held = this.#parking
     for (const l of this.#lanes.values()) held += l.size
-    return { lanes: this.#lanes.size, held, parking: this.#parking, inflight: this.#inflight }
+    return { lanes: this.#lanes.size, held, parking: this.#parking, inflight: this.#inflight, waitingForSlot: this.#slotWaiters.size }
   }
 
   /**

@@ -233,7 +233,8 @@ t.test('in-flight slots short: granted by limit, so a 1,000-MPS number is not he
   // 12 · 1000 / 1200 = 10 of them (taking turns would give it one in eleven).
   const grants = new Map<string, number>()
   for (let i = 0; i < 150; i++) {
-    await until(() => pending.length === 12, 10_000, `12 in flight (round ${i})`)
+    // Every number waiting for a slot when one is freed (not still committing its last claim).
+    await until(() => pending.length === 12 && h.worker.stats().waitingForSlot === 11, 10_000, `12 in flight, 11 numbers waiting (round ${i})`)
     if (i >= 50) for (const p of pending.slice(-1)) grants.set(p.phoneNumberId, (grants.get(p.phoneNumberId) ?? 0) + 1)
     pending.shift()?.answer()
   }

@@ -373,6 +373,7 @@ export interface OutboundMessages {
   delivery_at: Timestamp | null;
   error_code: string | null;
   error_message: string | null;
+  finished_by: string | null;
   id: string;
   idempotency_key: string | null;
   is_template: boolean;

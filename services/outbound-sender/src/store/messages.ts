@@ -27,7 +27,7 @@ export interface NewMessageRow {
 const SUMMARY_COLUMNS = [
   'id', 'tenant_id', 'phone_number_id', 'recipient', 'recipient_type', 'message_type', 'is_template', 'category_hint',
   'idempotency_key', 'request_hash', 'state', 'attempts', 'wamid', 'error_code', 'error_message', 'meta_error',
-  'delivery', 'delivery_at', 'published_at', 'accepted_at', 'sending_at', 'sent_at', 'completed_at'
+  'delivery', 'delivery_at', 'published_at', 'accepted_at', 'sending_at', 'sent_at', 'completed_at', 'finished_by'
 ] as const
 export type MessageSummary = Pick<MessageRow, typeof SUMMARY_COLUMNS[number]>
 
@@ -164,9 +164,11 @@ export interface AttemptOutcome {
 /**
  * Records attempt outcomes in one statement. An outcome applies only to the attempt it belongs to
  * and only while that attempt is `sending` (or `unknown`: a late answer settles an unknown
- * outcome), so a stale zombie can never overwrite newer state. Returns the ids updated.
+ * outcome), so a stale zombie can never overwrite newer state. A final outcome stores `finishedBy`
+ * (the recording worker process, which publishes the result); a retry clears it. Returns the ids
+ * updated.
  */
-export async function recordOutcomes (db: DbExecutor, outcomes: readonly AttemptOutcome[]): Promise<Set<string>> {
+export async function recordOutcomes (db: DbExecutor, outcomes: readonly AttemptOutcome[], finishedBy: string): Promise<Set<string>> {
   if (outcomes.length === 0) return new Set()
   // One JSON parameter for all rows (serialized natively; pg would escape every element of
   // eight JS arrays one by one). Keys left out read as NULL.
@@ -190,6 +192,7 @@ export async function recordOutcomes (db: DbExecutor, outcomes: readonly Attempt
       attempts = v.attempt,
       sent_at = CASE WHEN v.state = 'sent' THEN now() ELSE m.sent_at END,
       completed_at = CASE WHEN v.state = 'accepted' THEN NULL ELSE now() END,
+      finished_by = CASE WHEN v.state = 'accepted' THEN NULL ELSE ${finishedBy}::uuid END,
       updated_at = now()
     FROM json_to_recordset(${json}::json)
       AS v(id uuid, attempt int, state text, wamid text, error_code text, error_message text, meta_error json, lost boolean)
@@ -223,6 +226,7 @@ export async function settleAbandoned (db: DbExecutor, id: string, attempt: numb
       error_code = CASE WHEN ${to} = 'unknown' THEN 'OUT_OUTCOME_UNKNOWN' ELSE error_code END,
       error_message = CASE WHEN ${to} = 'unknown' THEN 'the worker sending it stopped before the outcome was recorded' ELSE error_message END,
       completed_at = CASE WHEN ${to} = 'unknown' THEN now() ELSE NULL END,
+      finished_by = NULL,
       updated_at = now()
     WHERE id = ${id}::uuid AND state = 'sending' AND attempts = ${attempt}
       AND sending_at <= now() - make_interval(secs => ${olderThanMs / 1000})`.execute(db)

@@ -108,6 +108,12 @@ export interface SendWorkerOptions {
    */
   laneLoadSeconds?: number
   scanLimit?: number
+  /**
+   * Requests read back from Postgres and finished, remembered so that their Kafka records, read
+   * later, finish without a claim (default 20,000). One forgotten costs a claim and a lookup;
+   * its result is not published again (`finished_by`).
+   */
+  recentFinished?: number
   /** How long claims, outcomes and backlog reads wait to travel with others (ms, default 10). */
   batchLingerMs?: number
   metrics?: Registry
@@ -216,8 +222,10 @@ export class SendWorker {
   #slotGauges: NodeJS.Timeout | undefined
   #killed = false
   #draining = false
-  /** Requests read back from Postgres and finished by this worker, the latest 20,000 (≈ 2 MB). */
-  readonly #finished = new RecentIds(20_000)
+  /** Requests read back from Postgres and finished by this worker, the latest `recentFinished` (≈ 2 MB). */
+  readonly #finished: RecentIds
+  /** This worker process, as stored with the outcomes it records (`finished_by`). */
+  readonly #instance = randomUUID()
   /** Partitions of the requests topic this worker owns (from the consumer; parked lanes resume there). */
   #owned = new Set<number>()
   #inflight = 0
@@ -233,6 +241,7 @@ export class SendWorker {
     this.#o = opts
     this.#clock = opts.clock ?? systemClock
     this.#random = opts.random ?? Math.random
+    this.#finished = new RecentIds(opts.recentFinished ?? 20_000)
     this.#policy = { ...DEFAULT_SEND_POLICY, ...opts.policy }
     this.#tuning = { ...DEFAULT_THROTTLE_TUNING, ...opts.throttle }
     this.#log = opts.logger.child({ component: 'send-worker' })
@@ -244,7 +253,7 @@ export class SendWorker {
     this.#claims = new MicroBatcher((jobs) => this.#runClaims(jobs), { maxBatch: 2000, concurrency: 2, lingerMs })
     this.#outcomes = new MicroBatcher(async (outs) => {
       this.#counted('outcome')
-      const applied = await recordOutcomes(this.#o.db, outs)
+      const applied = await recordOutcomes(this.#o.db, outs, this.#instance)
       return outs.map((o) => applied.has(o.id))
     }, { maxBatch: 2000, concurrency: 2, lingerMs })
     this.#parks = new MicroBatcher<ParkMarker, void>(async (markers) => { this.#counted('park'); await parkNumbers(this.#o.db, markers); return markers.map(() => undefined) }, { maxBatch: 500, concurrency: 1, lingerMs })
@@ -971,8 +980,10 @@ export class SendWorker {
       default: {
         // Finished before: a replay after a crash or rebalance. Publish the result again (the
         // first publish may not have happened); never for requests that were never acknowledged.
+        // Not when this process recorded the outcome (a record read after its row was sent from
+        // a parked backlog): it published the result, or is publishing it, itself.
         item.phase = 'settling'
-        if (row.error_code !== 'OUT_NOT_ACCEPTED') {
+        if (row.error_code !== 'OUT_NOT_ACCEPTED' && row.finished_by !== this.#instance) {
           const meta = row.meta_error as StoredMetaError | null
           await this.#publishOutcome(item, {
             status: row.state === 'sent' ? OutboundStatus.SENT : row.state === 'unknown' ? OutboundStatus.UNKNOWN : OutboundStatus.FAILED,
@@ -1045,7 +1056,7 @@ class RecentIds {
    */
   readonly #ring: Array<string | undefined>
   #next = 0
-  constructor (capacity: number) { this.#ring = new Array<string | undefined>(capacity).fill(undefined) }
+  constructor (capacity: number) { this.#ring = new Array<string | undefined>(Math.max(1, capacity)).fill(undefined) }
   has (id: string): boolean { return this.#ids.has(id) }
   add (id: string): void {
     if (this.#ids.has(id)) return

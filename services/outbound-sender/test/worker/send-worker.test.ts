@@ -336,6 +336,34 @@ t.test('a parked backlog read back while the lane finishes its held records: eac
   t.equal(counts.unclaimed ?? 0, 0, 'no claim found its row taken')
 })
 
+t.test('records read after their rows were sent from a parked backlog: no second result from the same worker; another worker republishes', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  const n = await addNumber(tdb, sim, { mps: 200 })
+  const records = await acceptDirect(tdb.db, n.tenantId, Array.from({ length: 30 }, () => templateTo(n.phoneNumberId, phone())))
+  const metrics = new Registry()
+  // Remembers one finished id: the records fed again below are all forgotten, as records read
+  // long after a large backlog was sent from Postgres are.
+  const h = harness(t, tdb, sim, { laneMinHeld: 5, laneHeldSeconds: 0.01, laneLoadSeconds: 0.01, recentFinished: 1, metrics })
+  const partition = new AbortController()
+  const feed = async (): Promise<PromiseSettledResult<void>[]> => await Promise.allSettled(records.map((request) => h.worker.handle({ request, signal: partition.signal, partition: 2 })))
+  t.ok((await feed()).every((f) => f.status === 'fulfilled'), 'every record finished (parked ones at once)')
+  await until(async () => (await states(tdb)).sent === 30 && h.results.length === 30, 10_000, 'all sent and published')
+  await until(async () => (await tdb.db.selectFrom('outbound_parked').select('phone_number_id').execute()).length === 0, 5000, 'unparked')
+
+  t.ok((await feed()).every((f) => f.status === 'fulfilled'), 'the same records again: finished')
+  const counts = Object.fromEntries((await metrics.getSingleMetric('coexist_outbound_db_statements_total')!.get()).values.map((v) => [v.labels.kind, v.value]))
+  t.ok((counts.unclaimed ?? 0) > 0, `their claims found the rows taken (${counts.unclaimed ?? 0} lookups)`)
+  t.equal(h.results.length, 30, 'no result published twice by the worker that recorded it')
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length, 30, 'nothing sent twice')
+
+  // Another worker (a replay after a crash or rebalance) cannot know the first one published.
+  const other = harness(t, tdb, sim)
+  t.ok((await other.feed(records)).every((f) => f.status === 'fulfilled'))
+  t.equal(other.results.length, 30, 'another worker publishes each result again (consumers dedupe)')
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length, 30, 'still nothing sent twice')
+})
+
 t.test('parked backlogs resume on the worker that owns their partition after a restart', async (t) => {
   const tdb = await testDb(t)
   const sim = await testSimulator(t)

@@ -140,6 +140,16 @@ function str (v: unknown): string | undefined {
 }
 
 /**
+ * The routing rule, from ids already read (non-empty or undefined): a change is keyed by its
+ * number, else by its WABA, which is `waba_info.waba_id` on `account_update` when present and
+ * `entry.id` otherwise. Used by {@link changeRoutingKeys} and by readers that scan the bytes.
+ */
+export function routeChange (entryId: string, field: string, phoneNumberId: string | undefined, wabaInfoId: string | undefined): { key: string, wabaId: string } {
+  const wabaId = (field === 'account_update' ? wabaInfoId : undefined) ?? entryId
+  return { key: phoneNumberId ?? wabaId, wabaId }
+}
+
+/**
  * Routing keys of one change, read defensively from the raw value (works before or without
  * schema validation). For `account_update` the WABA comes from `value.waba_info.waba_id` when
  * present, because on `PARTNER_*` events `entry.id` can be the partner's business id.
@@ -149,11 +159,9 @@ export function changeRoutingKeys (entryId: string, field: string, value: unknow
   const metadata = (v.metadata !== null && typeof v.metadata === 'object' ? v.metadata : {}) as Record<string, unknown>
   const wabaInfo = (v.waba_info !== null && typeof v.waba_info === 'object' ? v.waba_info : {}) as Record<string, unknown>
   const phoneNumberId = str(metadata.phone_number_id)
-  const wabaId = (field === 'account_update' ? str(wabaInfo.waba_id) : undefined) ?? entryId
   return {
-    key: phoneNumberId ?? wabaId,
+    ...routeChange(entryId, field, phoneNumberId, str(wabaInfo.waba_id)),
     phoneNumberId,
-    wabaId,
     entryId,
     displayPhoneNumber: str(metadata.display_phone_number) ?? str(v.display_phone_number)
   }

@@ -4,7 +4,7 @@
  * Pure: no I/O, so every routing rule is tested without a broker.
  */
 import type { PublishRecord, TopicRegistry, TopicSpec, WebhookTopicKey } from '@coexist/bus'
-import { DEFAULT_MAX_WEBHOOK_BYTES, changeRoutingKeys, listChanges, parseEnvelope } from '@coexist/meta'
+import { DEFAULT_MAX_WEBHOOK_BYTES, changeRoutingKeys, listChanges, parseEnvelope, routeChange } from '@coexist/meta'
 import type { RawWebhookFields, WebhookChangeFields } from './encode.ts'
 import { findChangeSpans, type ChangeSpan, type Span } from './json-spans.ts'
 import { scanWebhook } from './scan-webhook.ts'
@@ -106,14 +106,14 @@ export function planWebhook (body: Buffer, ctx: WebhookContext, topics: TopicReg
     firstEntryId = scanned.firstEntryId
     changes = scanned.changes.map((c) => {
       const spec = topics.forWebhookField(c.field)
-      const wabaId = (c.field === 'account_update' ? c.wabaInfoId : undefined) ?? c.entryId
+      const { key, wabaId } = routeChange(c.entryId, c.field, c.phoneNumberId, c.wabaInfoId)
       return {
         entryId: c.entryId,
         entryTime: c.entryTime,
         entryIndex: c.entryIndex,
         changeIndex: c.changeIndex,
         field: c.field,
-        key: c.phoneNumberId ?? wabaId,
+        key,
         wabaId,
         phoneNumberId: c.phoneNumberId,
         spec,

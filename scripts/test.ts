@@ -80,7 +80,7 @@ try {
 
   if (tapArgs.length === 0) {
     if (step('type-check (tsc)', 'pnpm', ['exec', 'tsc', '-p', 'tsconfig.base.json'])) passed++; else failed++
-    if (step('lint (eslint)', 'pnpm', ['exec', 'eslint', '.'])) passed++; else failed++
+    if (step('lint (eslint)', 'pnpm', ['exec', 'eslint', '--config', 'scripts/eslint.config.js', '.'])) passed++; else failed++
     if (step('unused files and dependencies (knip)', 'pnpm', ['exec', 'knip', '--no-progress'])) passed++; else failed++
     if (step('db: generated table types match the migrations', process.execPath, ['scripts/db-codegen.ts', '--check'])) passed++; else failed++
     if (existsSync(join(root, 'scripts/contracts.ts'))) {

@@ -68,3 +68,5 @@ export async function testDatabase (t: Teardown): Promise<{ url: string, name: s
   t.teardown(() => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)))
   return { url: testDatabaseUrl(name), name }
 }
+
+export { publishWebhookChanges, webhookChangeRecords, type WebhookBodyLike, type WebhookChangeRecord } from './webhooks.ts'

@@ -6,13 +6,13 @@
  * and OutboundResult.
  */
 import { fromBinary } from '@bufbuild/protobuf'
-import { createBusProducer, createKafka, createTopicRegistry, webhookTopicKey, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { createBusProducer, createKafka, createTopicRegistry, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
 import { OutboundStatus, TenantBalanceEventSchema, UsageRecordSchema, type TenantBalanceEvent, type UsageRecord } from '@coexist/contracts'
 import { createApiKey } from '@coexist/db'
 import type { HttpApp } from '@coexist/http'
 import { createLogger, type Logger } from '@coexist/logger'
 import type { GraphClient } from '@coexist/meta'
-import { testKafkaBrokers, testTopicPrefix, type Teardown } from '@coexist/testkit'
+import { publishWebhookChanges, testKafkaBrokers, testTopicPrefix, type Teardown, type WebhookBodyLike } from '@coexist/testkit'
 import { buildApp } from '../src/app.ts'
 import { repriceOpenLines } from '../src/ledger/pricer.ts'
 import { createPricer, startBillingRuntime, type BillingRuntime } from '../src/runtime.ts'
@@ -24,11 +24,6 @@ export const logger: Logger = createLogger({ level: (process.env.LOG_LEVEL ?? 's
 
 const CONSUMED: TopicKey[] = ['webhook.messages', 'webhook.smb_message_echoes', 'webhook.account_update', 'outbound.results']
 const TOPICS: TopicKey[] = [...CONSUMED, 'billing.usage', 'billing.balance', 'deadletter']
-
-interface WebhookBodyLike {
-  object: string
-  entry: Array<{ id: string, time?: number, changes: Array<{ field: string, value: unknown }> }>
-}
 
 interface ResultInit {
   wamid: string
@@ -137,35 +132,7 @@ export async function billingEnv (t: Teardown, opts: { now?: number, sampleCard?
   const tenantKey = (await createApiKey(f.db, { tenantId: f.tenantId, name: 'reader', roles: ['read'] })).key
   const otherTenantKey = (await createApiKey(f.db, { tenantId: f.otherTenantId, name: 'reader', roles: ['read'] })).key
 
-  const publishBody = async (body: WebhookBodyLike): Promise<void> => {
-    const jobs: Promise<void>[] = []
-    body.entry.forEach((entry, entryIndex) => {
-      entry.changes.forEach((change, changeIndex) => {
-        const v = (change.value ?? {}) as { metadata?: { phone_number_id?: string }, waba_info?: { waba_id?: string } }
-        const phoneNumberId = v.metadata?.phone_number_id ?? ''
-        const wabaId = v.waba_info?.waba_id ?? entry.id
-        const topic = webhookTopicKey(change.field)
-        if (topic === 'webhook.unrouted') return
-        jobs.push(producer.publish(topic, {
-          key: phoneNumberId !== '' ? phoneNumberId : wabaId,
-          value: {
-            field: change.field,
-            wabaId,
-            phoneNumberId,
-            entryId: entry.id,
-            entryTime: BigInt(entry.time ?? 0),
-            changeIndex,
-            entryIndex,
-            valueJson: new TextEncoder().encode(JSON.stringify(change.value)),
-            rawRequestId: 'test',
-            receivedAt: BigInt(clock.now()),
-            appId: '1'
-          }
-        }))
-      })
-    })
-    await Promise.all(jobs)
-  }
+  const publishBody = async (body: WebhookBodyLike): Promise<void> => { await publishWebhookChanges(producer, body, { receivedAt: clock.now() }) }
 
   const publishResult = async (r: ResultInit): Promise<void> => {
     await producer.publish('outbound.results', {

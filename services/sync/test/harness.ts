@@ -7,14 +7,14 @@ import { randomBytes } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { fromBinary } from '@bufbuild/protobuf'
-import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, webhookTopicKey, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { createBusProducer, createKafka, createTopicRegistry, ensureTopics, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
 import { DomainEventSchema, type DomainEvent } from '@coexist/contracts'
 import { createTokenCipher, type Db, type TokenCipher } from '@coexist/db'
 import type { HttpApp } from '@coexist/http'
 import { createLogger, type Logger } from '@coexist/logger'
 import { createGraphClient, type GraphClient } from '@coexist/meta'
 import { startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
-import { testKafkaBrokers, testTopicPrefix, type Teardown } from '@coexist/testkit'
+import { publishWebhookChanges, testKafkaBrokers, testTopicPrefix, type Teardown, type WebhookBodyLike } from '@coexist/testkit'
 import { buildApp } from '../src/app.ts'
 import { startSyncRuntime, type SyncRuntime } from '../src/runtime.ts'
 import { testDb } from './helpers.ts'
@@ -50,11 +50,6 @@ export interface SyncEnv {
   readRaw: (topic: TopicKey, min: number, timeoutMs?: number) => Promise<Array<{ key: string, headers: Record<string, string>, value: Buffer }>>
   /** Reads the domain events published so far (from the beginning of wa.events.v1). */
   readEvents: (count: number, timeoutMs?: number) => Promise<DomainEvent[]>
-}
-
-export interface WebhookBodyLike {
-  object: string
-  entry: Array<{ id: string, time?: number, changes: Array<{ field: string, value: unknown }> }>
 }
 
 /** Polls `check` every 25 ms until it returns a truthy value; fails after `timeoutMs`. */
@@ -93,33 +88,7 @@ export async function syncEnv (t: Teardown, opts: { runtime?: boolean, partition
   t.teardown(() => app.close())
 
   const publishBody = async (body: WebhookBodyLike, o: { receivedAt?: number } = {}): Promise<void> => {
-    const jobs: Promise<void>[] = []
-    body.entry.forEach((entry, entryIndex) => {
-      entry.changes.forEach((change, changeIndex) => {
-        const v = (change.value ?? {}) as { metadata?: { phone_number_id?: string }, waba_info?: { waba_id?: string } }
-        const phoneNumberId = v.metadata?.phone_number_id ?? ''
-        const wabaId = v.waba_info?.waba_id ?? entry.id
-        const topic = webhookTopicKey(change.field)
-        if (topic === 'webhook.unrouted') return
-        jobs.push(producer.publish(topic, {
-          key: phoneNumberId !== '' ? phoneNumberId : wabaId,
-          value: {
-            field: change.field,
-            wabaId,
-            phoneNumberId,
-            entryId: entry.id,
-            entryTime: BigInt(entry.time ?? 0),
-            changeIndex,
-            entryIndex,
-            valueJson: new TextEncoder().encode(JSON.stringify(change.value)),
-            rawRequestId: 'test',
-            receivedAt: BigInt(o.receivedAt ?? Date.now()),
-            appId: '1'
-          }
-        }))
-      })
-    })
-    await Promise.all(jobs)
+    await publishWebhookChanges(producer, body, { receivedAt: o.receivedAt ?? Date.now() })
   }
 
   const server = createServer((req, res) => {

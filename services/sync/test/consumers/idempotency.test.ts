@@ -5,7 +5,8 @@ import {
   inboundMediaWebhook, inboundReactionWebhook, inboundTextWebhook, statusWebhook
 } from '@coexist/meta/fixtures'
 import { seedNumber } from '../helpers.ts'
-import { syncEnv, until, type WebhookBodyLike } from '../harness.ts'
+import { type WebhookBodyLike } from '@coexist/testkit'
+import { syncEnv, until } from '../harness.ts'
 
 /** Everything sync stores, in a stable order, for before/after comparisons. */
 async function snapshot (db: Db): Promise<string> {

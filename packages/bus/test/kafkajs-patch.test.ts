@@ -113,6 +113,61 @@ t.test('an uncompressed record batch is written in one pass with the bytes of th
   t.match(source, /encodeUncompressed\(/, 'the produce request uses it for uncompressed batches')
 })
 
+t.test('record batches decode in place to the records written: offsets and timestamps as numbers where exact, headers folded once', async (t) => {
+  interface Message { key?: unknown, value?: unknown, timestamp?: string, headers?: Record<string, unknown> }
+  interface Decoded { offset: string, timestamp: string, key: Buffer | null, value: Buffer | null, headers: Record<string, unknown> }
+  const encodeUncompressed = require('kafkajs/src/protocol/recordBatch/v0/encodeUncompressed.js') as (a: object) => Encoder
+  const RecordBatchDecoder = require('kafkajs/src/protocol/recordBatch/v0/decoder.js') as (d: unknown) => Promise<{ records: Decoded[] }>
+  const Decoder = require('kafkajs/src/protocol/decoder.js') as new (b: Buffer) => unknown
+  const Long = require('kafkajs/src/utils/long.js') as { fromNumber: (n: number) => unknown }
+  let seed = 7
+  const rnd = (n: number): number => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n }
+  const bytes = (v: unknown): Buffer | null => v === null || v === undefined ? null : Buffer.isBuffer(v) ? v : Buffer.from(String(v))
+  const dateNow = 1_751_400_000_123
+  // First offsets in and beyond the safe integer range (the Long path); timestamp deltas beyond 7 varint bytes.
+  const firstOffsets = [0n, 41n, 2n ** 40n, 2n ** 53n - 3n, 2n ** 62n + 5n]
+  for (let c = 0; c < 200; c++) {
+    const firstOffset = firstOffsets[c % firstOffsets.length]!
+    const messages: Message[] = Array.from({ length: 1 + rnd(40) }, (_, i) => {
+      const m: Message = { key: rnd(4) === 0 ? null : `k${i}`, value: rnd(5) === 0 ? null : Buffer.alloc(rnd(300), i) }
+      if (rnd(3) === 0) m.timestamp = String(dateNow + [-1, 1, 5e9, -5e9, 2 ** 50, -(2 ** 49)][rnd(6)]!)
+      m.headers = {}
+      // Repeated keys become arrays; keys of Object.prototype and __proto__ are plain headers.
+      for (const k of [['a'], ['a', 'b'], ['x', 'x', 'x'], ['toString'], ['__proto__', 'y'], []][rnd(6)]!) {
+        const v = rnd(2) === 0 ? `v${rnd(100)}` : Buffer.from([rnd(256), rnd(256)])
+        const prev = Object.prototype.hasOwnProperty.call(m.headers, k) ? m.headers[k] : undefined
+        Object.defineProperty(m.headers, k, { value: prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v], enumerable: true, writable: true, configurable: true })
+      }
+      return m
+    })
+    const timestamps = messages.map((m) => m.timestamp).filter((s) => s !== undefined).sort((a, b) => Number(a) - Number(b))
+    const firstTimestamp = timestamps[0] ?? dateNow
+    // The produce encoder flattens arrays into repeated headers, as Kafka stores them.
+    const buffer = encodeUncompressed({ partition: 0, messages, dateNow, firstTimestamp, maxTimestamp: timestamps.at(-1) ?? dateNow, transactional: false, producerId: Long.fromNumber(-1), producerEpoch: 0, firstSequence: 0 }).buffer.subarray(8)
+    buffer.writeBigInt64BE(firstOffset, 0)
+    const { records } = await RecordBatchDecoder(new Decoder(buffer))
+    t.equal(records.length, messages.length)
+    records.forEach((r, i) => {
+      const m = messages[i]!
+      if (r.offset !== String(firstOffset + BigInt(i))) t.fail(`case ${c} record ${i}: offset ${r.offset}`)
+      const ts = String(BigInt(Number(firstTimestamp)) + BigInt(Number(m.timestamp ?? dateNow) - Number(firstTimestamp)))
+      if (r.timestamp !== ts) t.fail(`case ${c} record ${i}: timestamp ${r.timestamp}, expected ${ts}`)
+      if (String(r.key) !== String(bytes(m.key)) || String(r.value?.toString('hex')) !== String(bytes(m.value)?.toString('hex'))) t.fail(`case ${c} record ${i}: key or value`)
+      const hex = (h: Record<string, unknown>): string => JSON.stringify(Object.entries(h).map(([k, v]) => [k, Array.isArray(v) ? v.map((x) => bytes(x)!.toString('hex')) : bytes(v)!.toString('hex')]))
+      if (hex(r.headers) !== hex(m.headers!)) t.fail(`case ${c} record ${i}: headers ${hex(r.headers)}, expected ${hex(m.headers!)}`)
+      if (Object.getPrototypeOf(r.headers) !== Object.prototype) t.fail('headers are a plain object')
+    })
+  }
+  t.pass('200 batches decoded to their records')
+  // A record whose length runs past its batch is refused, not read from the next bytes.
+  const one = encodeUncompressed({ partition: 0, messages: [{ key: 'k', value: 'v' }], dateNow, firstTimestamp: dateNow, maxTimestamp: dateNow, transactional: false, producerId: Long.fromNumber(-1), producerEpoch: 0, firstSequence: 0 }).buffer.subarray(8)
+  const corrupt = Buffer.from(one)
+  corrupt[61] = 0x7e // the record's length varint: 63 bytes, more than the batch holds
+  await t.rejects(RecordBatchDecoder(new Decoder(corrupt)), /Invalid record length 63/)
+  const source = require('node:fs').readFileSync(require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder.js'), 'utf8') as string
+  t.match(source, /Patched: a header list folded into one object/)
+})
+
 t.test('connecting to a broker sets no negative timeout (Node >= 24 warned TimeoutNegativeWarning on every connection)', async (t) => {
   const warnings: string[] = []
   const onWarning = (w: Error): void => { warnings.push(`${w.name}: ${w.message}`) }

@@ -173,6 +173,8 @@ interface Work {
   readonly policy: RetryPolicy
   readonly maxConcurrency: number
   readonly byKey: boolean
+  /** Bytes the records of one fetch may share (detachMessages); 0: an allocation per record. */
+  readonly shareBytes: number
   readonly tracker: OffsetTracker
   readonly lanes: Map<string, KafkaMessage[]>
   readonly ready: string[]
@@ -185,6 +187,11 @@ interface Work {
 }
 
 const DEFAULT_POLICY: RetryPolicy = { maxAttempts: 5, initialBackoffMs: 200, maxBackoffMs: 10_000, exhausted: 'dead-letter' }
+/**
+ * Most bytes the records of one fetch share in one allocation where records finish together
+ * (ordering 'none' with handleBatch; see detachMessages). `pnpm bench billing`: see the README.
+ */
+const SHARED_DETACH_BYTES = 16 * 1024
 const NULL_KEY = '\u0000'
 
 const tpKey = (topic: string, partition: number): string => `${topic}\u0000${partition}`
@@ -205,6 +212,29 @@ function backoff (policy: RetryPolicy, attempt: number): number {
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err)).slice(0, 1000)
 
+/** Bytes of a record that detaching copies: key, value and header values given as bytes. */
+function ownBytes (m: KafkaMessage): number {
+  const src = m.headers ?? {}
+  let size = (m.key?.length ?? 0) + (m.value?.length ?? 0)
+  for (const k in src) {
+    const v = src[k]
+    if (Array.isArray(v)) { for (const x of v) if (typeof x !== 'string') size += x.length } else if (v !== undefined && typeof v !== 'string') size += v.length
+  }
+  return size
+}
+
+/** The record with its bytes copied into `own` from `at` on (ownBytes(m) bytes of room). */
+function detachInto (m: KafkaMessage, own: Buffer, at: number): KafkaMessage {
+  const src = m.headers ?? {}
+  const copy = (b: Buffer): Buffer => { const view = own.subarray(at, at + b.length); b.copy(own, at); at += b.length; return view }
+  const headers: IHeaders = {}
+  for (const k in src) {
+    const v = src[k]
+    headers[k] = Array.isArray(v) ? v.map((x) => typeof x === 'string' ? x : copy(x)) : v === undefined || typeof v === 'string' ? v : copy(v)
+  }
+  return { ...m, key: m.key == null ? m.key : copy(m.key), value: m.value == null ? m.value : copy(m.value), headers } as KafkaMessage
+}
+
 /**
  * The record with bytes of its own. kafkajs hands out views into the whole fetch response, so
  * one record still held (queued behind its key, or its decoded value's bytes fields) would keep
@@ -214,21 +244,28 @@ const errorText = (err: unknown): string => (err instanceof Error ? err.message 
  * in it) alive.
  */
 export function detachMessage (m: KafkaMessage): KafkaMessage {
-  const src = m.headers ?? {}
-  let size = (m.key?.length ?? 0) + (m.value?.length ?? 0)
-  for (const k in src) {
-    const v = src[k]
-    if (Array.isArray(v)) { for (const x of v) if (typeof x !== 'string') size += x.length } else if (v !== undefined && typeof v !== 'string') size += v.length
+  return detachInto(m, Buffer.allocUnsafeSlow(ownBytes(m)), 0)
+}
+
+/**
+ * Records of one fetch detached together: consecutive records share an exact-size allocation of
+ * up to `shareBytes` (a larger record gets its own), since an allocation outside the heap costs
+ * about 2 µs, several times the copy. Only for records that finish together (a handler that takes
+ * a partition's ready records in one handleBatch call): one record held keeps at most
+ * `shareBytes` alive. `shareBytes` 0: one allocation per record (detachMessage).
+ */
+export function detachMessages (ms: readonly KafkaMessage[], shareBytes: number): KafkaMessage[] {
+  if (shareBytes <= 0) return ms.map(detachMessage)
+  const out: KafkaMessage[] = new Array<KafkaMessage>(ms.length)
+  const sizes = ms.map(ownBytes)
+  for (let i = 0; i < ms.length;) {
+    let j = i
+    let bytes = 0
+    while (j < ms.length && (j === i || bytes + sizes[j]! <= shareBytes)) bytes += sizes[j++]!
+    const own = Buffer.allocUnsafeSlow(bytes)
+    for (let at = 0; i < j; at += sizes[i]!, i++) out[i] = detachInto(ms[i]!, own, at)
   }
-  const own = Buffer.allocUnsafeSlow(size)
-  let at = 0
-  const copy = (b: Buffer): Buffer => { const view = own.subarray(at, at + b.length); b.copy(own, at); at += b.length; return view }
-  const headers: IHeaders = {}
-  for (const k in src) {
-    const v = src[k]
-    headers[k] = Array.isArray(v) ? v.map((x) => typeof x === 'string' ? x : copy(x)) : v === undefined || typeof v === 'string' ? v : copy(v)
-  }
-  return { ...m, key: m.key == null ? m.key : copy(m.key), value: m.value == null ? m.value : copy(m.value), headers } as KafkaMessage
+  return out
 }
 
 /**
@@ -338,6 +375,7 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
       policy: { ...DEFAULT_POLICY, ...entry.handler.retry },
       maxConcurrency: byKey ? Math.max(1, entry.handler.maxConcurrency ?? 16) : 1,
       byKey,
+      shareBytes: entry.handler.ordering === 'none' && entry.handler.handleBatch !== undefined ? SHARED_DETACH_BYTES : 0,
       tracker: new OffsetTracker(),
       lanes: new Map(),
       ready: [],
@@ -693,13 +731,16 @@ export function createBusConsumer (opts: BusConsumerOptions): BusConsumer {
     if (stopping || !owned.has(k)) return
     let w = works.get(k)
     if (w === undefined) { w = newWork(batch.topic, batch.partition); works.set(k, w) }
+    // After a rejoin kafkajs refetches kept partitions from the committed offset: records we
+    // already hold are resolved, not run twice. Offsets increase within a batch.
+    const next = w.tracker.nextExpected()
+    const fresh: KafkaMessage[] = []
     for (const m of batch.messages) {
       if (!isRunning() || isStale() || stopping || w.abort.signal.aborted) break
-      // After a rejoin kafkajs refetches kept partitions from the committed offset: records we
-      // already hold are resolved, not run twice.
-      if (Number(m.offset) >= w.tracker.nextExpected()) accept(w, detachMessage(m))
+      if (Number(m.offset) >= next) fresh.push(m)
       resolveOffset(m.offset)
     }
+    for (const m of detachMessages(fresh, w.shareBytes)) accept(w, m)
     if (w.tracker.unfinished >= maxPending || w.tracker.size >= maxPending * 10) pausePartition(w)
     pump(w)
   }

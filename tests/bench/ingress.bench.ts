@@ -14,6 +14,9 @@
  * broker (its CPU per webhook is printed: it shares the cores with ingress). Optional: BENCH_SECONDS (per run, 15),
  * BENCH_WARMUP_SECONDS (30), BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process),
  * BENCH_PACED_RATE (requests/s of the open-loop latency run; default half the measured maximum).
+ * Also printed: the machine's idle share during the maximum run (below ~5 % the cores are the limit;
+ * above, ingress's one main thread and its wait for Kafka are), and the producer's group commit
+ * (produce requests a second, records per request, their latency) from ingress's GET /metrics.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
@@ -115,6 +118,37 @@ await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT) })
 process.on('SIGTERM', () => { app.close().then(() => process.exit(0)) })
 `
 
+/** Sums and counts of ingress's producer histograms (GET /metrics), by series name and labels. */
+async function metricTotals (url: string): Promise<Map<string, number>> {
+  const out = new Map<string, number>()
+  const text = await fetch(`${url}/metrics`).then((r) => r.text(), () => '')
+  for (const l of text.split('\n')) {
+    const m = /^((?:ingress_kafka_batch_records|ingress_kafka_batch_latency_seconds|ingress_publish_duration_seconds)_(?:sum|count)(?:\{[^}]*\})?) (\S+)$/.exec(l)
+    if (m !== null) out.set(m[1]!, Number(m[2]))
+  }
+  return out
+}
+
+/**
+ * The producer's group commit over a run: produce requests a second, records per request, a
+ * request's time until acknowledged, and how long a webhook's records waited for it (the
+ * broker's cost goes with its requests far more than with their records).
+ */
+function batchLine (a: Map<string, number>, b: Map<string, number>, seconds: number): string {
+  const d = (k: string): number => (b.get(k) ?? 0) - (a.get(k) ?? 0)
+  const batches = d('ingress_kafka_batch_records_count')
+  const ok = '{outcome="ok"}'
+  return `${fmt(batches / seconds)} batches/s of ${fmt(d('ingress_kafka_batch_records_sum') / batches, 1)} records, ` +
+    `batch ${fmt(1000 * d(`ingress_kafka_batch_latency_seconds_sum${ok}`) / d(`ingress_kafka_batch_latency_seconds_count${ok}`), 2)} ms, ` +
+    `publish wait ${fmt(1000 * d(`ingress_publish_duration_seconds_sum${ok}`) / d(`ingress_publish_duration_seconds_count${ok}`), 2)} ms per webhook`
+}
+
+/** Idle and total CPU time of the whole machine so far, in clock ticks (/proc/stat). */
+function machineTicks (): { idle: number, total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
+  return { idle: (f[3] ?? 0) + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) }
+}
+
 const fmt = (n: number, d = 0): string => n.toFixed(d)
 const line = (name: string, r: LoadResult): string =>
   `${name}: ${fmt(r.requestsPerSec)} req/s, p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms, ${r.total} requests, non-2xx ${r.non2xx}, errors ${r.errors + r.timeouts}`
@@ -164,11 +198,15 @@ let exitCode = 0
 try {
   await waitFor(`${ingressUrl}/health/ready`, ingress)
   const warm = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: WARMUP_SECONDS })
+  const metrics0 = await metricTotals(ingressUrl)
+  const machine0 = machineTicks()
   const cpu0 = cpuMs(ingress.pid ?? 0)
   const broker0 = brokerCpuMs()
   const ingressMax = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: SECONDS })
   const ingressCpu = cpuMs(ingress.pid ?? 0) - cpu0
   const broker1 = brokerCpuMs()
+  const machine1 = machineTicks()
+  const metrics1 = await metricTotals(ingressUrl)
   // BENCH_PACED_RATE: the open-loop run at a fixed rate instead (to compare latency across changes of the maximum).
   const halfRate = process.env.BENCH_PACED_RATE !== undefined ? Number(process.env.BENCH_PACED_RATE) : Math.max(1, Math.round(ingressMax.requestsPerSec / 2))
   const cpuHalf0 = cpuMs(ingress.pid ?? 0)
@@ -176,6 +214,7 @@ try {
   const ingressHalf = await runPaced({ url: ingressUrl, path, requests, rate: halfRate, durationSec: SECONDS })
   const ingressCpuHalf = cpuMs(ingress.pid ?? 0) - cpuHalf0
   const brokerHalf1 = brokerCpuMs()
+  const metrics2 = await metricTotals(ingressUrl)
   const rss = peakRssMiB(ingress.pid ?? 0)
   await stop(ingress)
   // What Kafka holds: one raw record per 200 answered (autocannon does not count the requests
@@ -209,6 +248,9 @@ try {
   say(`ingress CPU per request: ${fmt(1000 * ingressCpu / ingressMax.total)} us (at half load ${fmt(1000 * ingressCpuHalf / ingressHalf.total)} us)`)
   const perWebhook = (a: number, b: number, r: LoadResult): string => fmt(1000 * (b - a) / r.total)
   say(`kafka broker CPU per webhook: ${perWebhook(broker0.all, broker1.all, ingressMax)} us, of which JIT compiler threads ${perWebhook(broker0.jit, broker1.jit, ingressMax)} us (at half load ${perWebhook(brokerHalf0.all, brokerHalf1.all, ingressHalf)} / ${perWebhook(brokerHalf0.jit, brokerHalf1.jit, ingressHalf)} us)`)
+  say(`machine idle during ingress (max): ${fmt(100 * (machine1.idle - machine0.idle) / (machine1.total - machine0.total), 1)} % of ${availableParallelism()} cores`)
+  say(`ingress producer at max: ${batchLine(metrics0, metrics1, SECONDS)}`)
+  say(`ingress producer at half load: ${batchLine(metrics1, metrics2, SECONDS)}`)
   say(`ingress 2xx answers: ${answered200}`)
   say(`kafka records: ${Object.entries(onKafka).map(([k, v]) => `${k} ${v}`).join(', ')}`)
 } catch (err) {

@@ -10,7 +10,11 @@
  * the work measured. Prints figures, asserts nothing.
  * BENCH_NODE_ARGS overrides the worker's Node flags (default: the image's, heap sized for a 256 MB container);
  * BENCH_PROFILE=1 writes a CPU profile of the worker to /tmp/billing-bench-prof;
- * BENCH_WORKER_LOG_LEVEL=debug logs each pricing transaction's timings (kafkajs stays quiet).
+ * BENCH_WORKER_LOG_LEVEL=debug logs each pricing transaction's timings (kafkajs stays quiet);
+ * BENCH_KAFKA_REQUESTS=1 prints each worker's Kafka requests by API when it stops.
+ * BENCH_WORKERS=N (default 1) runs N worker processes in the one consumer group (12 partitions), as the
+ * service scales out: they start together, the backlog is timed from the moment every one of them has
+ * joined (what the group committed before that is not counted), and each one's CPU and peak RSS is printed.
  * Also prints the worker's CPU time per status event during the backlog (steadier than events/s on a shared machine),
  * where the machine's CPU went in each phase (worker, Postgres, Kafka, the bench process, everything else) and the
  * Postgres statements and transactions per status event.
@@ -27,12 +31,13 @@ const STATUSES = Number(process.env.BENCH_STATUSES ?? 1_000_000)
 const RATE = Number(process.env.BENCH_RATE ?? 20_000)
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 10)
 const NUMBERS = Number(process.env.BENCH_NUMBERS ?? 200)
+const WORKERS = Math.max(1, Math.floor(Number(process.env.BENCH_WORKERS ?? 1)))
 
 const url = process.env.DATABASE_URL as string
 const brokers = (process.env.KAFKA_BROKERS as string).split(',')
 
 if (process.argv[2] === '--worker') {
-  await runPricingWorker(url, brokers, process.argv[3] as string, process.argv[4] as string)
+  await runPricingWorker(url, brokers, process.argv[3] as string, process.argv[4] as string, { waitForGo: process.argv[5] === '--wait-for-go' })
   process.exit(0)
 }
 
@@ -50,7 +55,7 @@ const prefix = `bench${randomBytes(3).toString('hex')}.`
 const groupId = `billing-bench-${randomBytes(3).toString('hex')}`
 const bus = await benchBus(brokers, prefix)
 const sentAt = Date.parse('2026-01-15T12:00:00Z')
-console.log(`billing bench: ${STATUSES} status events (sent + delivered of ${STATUSES / 2} messages, one status per record) on ${NUMBERS} numbers`)
+console.log(`billing bench: ${STATUSES} status events (sent + delivered of ${STATUSES / 2} messages, one status per record) on ${NUMBERS} numbers, ${WORKERS} worker process${WORKERS === 1 ? '' : 'es'} (BENCH_WORKERS)`)
 
 // 1. Throughput from a backlog.
 let t0 = performance.now()
@@ -63,26 +68,41 @@ const image = imageRuntime('billing')
 const heap = process.env.BENCH_NODE_ARGS !== undefined ? process.env.BENCH_NODE_ARGS.split(' ').filter((a) => a !== '') : image.nodeArgs
 const prof = process.env.BENCH_PROFILE === '1' ? ['--cpu-prof', '--cpu-prof-dir=/tmp/billing-bench-prof'] : []
 const workerEnv = { ...process.env, MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? image.env.MALLOC_ARENA_MAX ?? '2' }
-const worker: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId], { env: workerEnv, stdio: 'inherit', execArgv: [...heap, ...prof] })
-const messages: Array<{ ready?: boolean, maxRssKb?: number, cpuUs?: number, queries?: number }> = []
-worker.on('message', (m) => messages.push(m as never))
-/** The worker's CPU time so far (user + system, µs) and the statements it sent. */
-const workerCpu = async (): Promise<{ cpuUs: number, queries: number }> => {
+type WorkerMessage = { loaded?: boolean, ready?: boolean, maxRssKb?: number, cpuUs?: number, queries?: number }
+// With more than one worker each waits for 'go' after loading, so they join the group together.
+const workers = Array.from({ length: WORKERS }, () => {
+  const proc: ChildProcess = fork(fileURLToPath(import.meta.url), ['--worker', prefix, groupId, ...(WORKERS > 1 ? ['--wait-for-go'] : [])], { env: workerEnv, stdio: 'inherit', execArgv: [...heap, ...prof] })
+  const messages: WorkerMessage[] = []
+  proc.on('message', (m) => messages.push(m as never))
+  return { proc, messages }
+})
+const workerName = (i: number): string => WORKERS === 1 ? 'pricing worker' : `pricing worker ${i + 1}`
+/** Each worker's CPU time so far (user + system, µs) and the statements it sent. */
+const workerCpu = async (): Promise<Array<{ cpuUs: number, queries: number }>> => await Promise.all(workers.map(async ({ proc, messages }, i) => {
   const seen = messages.length
-  worker.send('cpu')
-  await wait(async () => messages.slice(seen).some((m) => m.cpuUs !== undefined), 'worker CPU time', 10_000, 10)
+  proc.send('cpu')
+  await wait(async () => messages.slice(seen).some((m) => m.cpuUs !== undefined), `${workerName(i)} CPU time`, 10_000, 10)
   const m = messages.slice(seen).find((m) => m.cpuUs !== undefined)!
   return { cpuUs: m.cpuUs!, queries: m.queries ?? 0 }
-}
+}))
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0)
 /** Transactions committed or rolled back in the bench database so far (the worker's nearly all). */
 const transactions = async (): Promise<number> =>
   (await sql<{ n: number }>`SELECT (xact_commit + xact_rollback)::int AS n FROM pg_stat_database WHERE datname = current_database()`.execute(db)).rows[0]?.n ?? 0
-const roles = { 'pricing worker': [worker.pid ?? -1], 'bench (publisher, lag polling)': [process.pid] }
-await wait(async () => messages.some((m) => m.ready === true), 'worker ready', 120_000)
+const roles: Record<string, number[]> = Object.fromEntries(workers.map(({ proc }, i) => [workerName(i), [proc.pid ?? -1]]))
+roles['bench (publisher, lag polling)'] = [process.pid]
+if (WORKERS > 1) {
+  await wait(async () => workers.every(({ messages }) => messages.some((m) => m.loaded === true)), 'workers loaded', 120_000)
+  for (const { proc } of workers) proc.send('go')
+}
+await wait(async () => workers.every(({ messages }) => messages.some((m) => m.ready === true)), 'workers ready', 120_000)
 const cpu0 = await workerCpu()
 const tx0 = await transactions()
 const snap0 = cpuSnapshot()
 t0 = performance.now()
+// One worker: the whole backlog (it starts consuming as it joins, just before t0, as before). Several:
+// what was left when the last one joined (the group's committed offsets).
+const backlog = WORKERS === 1 ? STATUSES : await bus.lag(groupId)
 await wait(async () => (await bus.lag(groupId)) === 0, 'backlog priced', 600_000, 50)
 const seconds = (performance.now() - t0) / 1000
 const snap1 = cpuSnapshot()
@@ -90,7 +110,9 @@ const cpu1 = await workerCpu()
 // pg_stat_database is reported by backends at the end of a transaction, with up to ~1 s delay.
 await new Promise((resolve) => setTimeout(resolve, 1500))
 const tx1 = await transactions()
-const cpuPerEvent = (cpu1.cpuUs - cpu0.cpuUs) / STATUSES
+const cpuUs = workers.map((_, i) => cpu1[i]!.cpuUs - cpu0[i]!.cpuUs)
+const cpuPerEvent = sum(cpuUs) / backlog
+const queries = sum(cpu1.map((c) => c.queries)) - sum(cpu0.map((c) => c.queries))
 const counts = (await sql<{ state: string, n: number }>`SELECT state, count(*)::int AS n FROM billing_ledger GROUP BY state ORDER BY state`.execute(db)).rows
 
 // 2. Lag at a steady rate.
@@ -110,26 +132,29 @@ await wait(async () => (await bus.lag(groupId)) === 0, 'lag phase priced', 300_0
 const snap3 = cpuSnapshot()
 const lag = await lagPercentiles(db, 'L')
 
-worker.send('stop')
-await wait(async () => messages.some((m) => m.maxRssKb !== undefined), 'worker stopped', 120_000)
-const rssMb = (messages.find((m) => m.maxRssKb !== undefined)?.maxRssKb ?? 0) / 1024
+for (const { proc } of workers) proc.send('stop')
+await wait(async () => workers.every(({ messages }) => messages.some((m) => m.maxRssKb !== undefined)), 'workers stopped', 120_000)
+const rssMb = workers.map(({ messages }) => (messages.find((m) => m.maxRssKb !== undefined)?.maxRssKb ?? 0) / 1024)
 const usage = (await sql<{ n: number }>`SELECT count(*)::int AS n FROM billing_ledger WHERE revision > 0`.execute(db)).rows[0]?.n ?? 0
 
 console.log(`ledger lines: ${counts.map((c) => `${c.state} ${c.n}`).join(', ')}`)
-console.log(`priced: ${STATUSES} status events in ${seconds.toFixed(2)} s`)
-console.log(`throughput: ${Math.round(STATUSES / seconds)} status events/s (target >= 20000)`)
+if (WORKERS > 1) console.log(`${WORKERS} worker processes in one consumer group: ${STATUSES - backlog} status events were committed before the last one joined; timed from there`)
+console.log(`priced: ${backlog} status events in ${seconds.toFixed(2)} s by ${WORKERS} worker process${WORKERS === 1 ? '' : 'es'}`)
+console.log(`throughput: ${Math.round(backlog / seconds)} status events/s (target >= 20000)${WORKERS === 1 ? '' : ` with ${WORKERS} worker processes`}`)
 // CPU per event moves far less than events/s with what else runs on the machine: the yardstick
 // for comparing changes on a shared machine.
-console.log(`worker CPU during the backlog: ${cpuPerEvent.toFixed(1)} µs per status event (user + system, all threads; ${(cpuPerEvent * STATUSES / 1e6 / seconds * 100).toFixed(0)} % of a core)`)
-console.log(`Postgres per status event (backlog): ${((cpu1.queries - cpu0.queries) / STATUSES).toFixed(4)} statements besides BEGIN/COMMIT (${cpu1.queries - cpu0.queries}), ${((tx1 - tx0) / STATUSES).toFixed(5)} transactions (${tx1 - tx0}, outbox relay included)`)
+console.log(`worker CPU during the backlog: ${cpuPerEvent.toFixed(1)} µs per status event (user + system, all threads${WORKERS === 1 ? '' : `, all ${WORKERS} worker processes`}; ${(sum(cpuUs) / 1e6 / seconds * 100).toFixed(0)} % of a core)`)
+if (WORKERS > 1) workers.forEach((_, i) => console.log(`  ${workerName(i)}: ${(cpuUs[i]! / 1e6).toFixed(1)} core-s, ${(cpuUs[i]! / 1e6 / seconds * 100).toFixed(0)} % of a core`))
+console.log(`Postgres per status event (backlog): ${(queries / backlog).toFixed(4)} statements besides BEGIN/COMMIT (${queries}), ${((tx1 - tx0) / backlog).toFixed(5)} transactions (${tx1 - tx0}, outbox relay included)`)
 console.log('where the machine\'s CPU went during the backlog (per status event priced):')
-for (const line of cpuReport(snap0, snap1, roles, STATUSES)) console.log(`  ${line}`)
+for (const line of cpuReport(snap0, snap1, roles, backlog)) console.log(`  ${line}`)
 console.log(`usage records published (settled lines): ${usage}`)
 console.log(`lag phase: ${lagMessages * 2} status events published at ${Math.round(lagMessages * 2 / lagPublishSeconds)} events/s`)
 console.log(`end-to-end lag at that rate: p50 ${Math.round(lag.p50)} ms, p95 ${Math.round(lag.p95)} ms, p99 ${Math.round(lag.p99)} ms, max ${Math.round(lag.max)} ms`)
 console.log('where the machine\'s CPU went during the lag phase (publish until priced, per status event):')
 for (const line of cpuReport(snap2, snap3, roles, lagMessages * 2)) console.log(`  ${line}`)
-console.log(`peak RSS of the pricing process: ${rssMb.toFixed(0)} MB (limit 256 MB)`)
+if (WORKERS === 1) console.log(`peak RSS of the pricing process: ${rssMb[0]!.toFixed(0)} MB (limit 256 MB)`)
+else console.log(`peak RSS of each pricing process (${WORKERS} processes): ${rssMb.map((r, i) => `${workerName(i)} ${r.toFixed(0)} MB`).join(', ')} (limit 256 MB each)`)
 
 await bus.close()
 await db.destroy()

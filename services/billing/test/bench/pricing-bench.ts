@@ -116,19 +116,27 @@ export async function lagPercentiles (db: Db, tag: string): Promise<{ p50: numbe
 /**
  * The worker: the real billing runtime (consumers, batcher, ledger, outbox relay) on the bench's
  * topics until the parent says stop; it reports its peak RSS then. Runs in a child process.
+ * `waitForGo`: it reports `loaded` and starts the runtime (joins the group) when the parent says go,
+ * so that several workers join together.
  */
-export async function runPricingWorker (url: string, brokers: string[], prefix: string, groupId: string): Promise<void> {
+export async function runPricingWorker (url: string, brokers: string[], prefix: string, groupId: string, opts: { waitForGo?: boolean } = {}): Promise<void> {
   // Every statement the runtime sends through Kysely (BEGIN/COMMIT not included), counted.
   let queries = 0
   const pool = createDb(url, { max: 6 })
   const db = pool.withPlugin({ transformQuery: (args) => { queries++; return args.node }, transformResult: async (args) => args.result })
   const kafka = createKafka({ brokers, clientId: 'billing-bench-worker', logger })
+  const requests = process.env.BENCH_KAFKA_REQUESTS === '1' ? countRequests(kafka) : undefined
   const runLogger = process.env.BENCH_WORKER_LOG_LEVEL === undefined ? logger : createLogger({ level: process.env.BENCH_WORKER_LOG_LEVEL as 'debug', name: 'billing-bench-worker' })
   const registry = createTopicRegistry({ prefix, partitions: 12 })
   // The producer as the service's main.ts has it (connectBus: the bus defaults and BILLING_PRODUCER).
   const producer = createBusProducer({ kafka, registry, logger, ...BILLING_PRODUCER })
   await producer.connect()
   const num = (name: string): number | undefined => process.env[name] === undefined ? undefined : Number(process.env[name])
+  if (opts.waitForGo === true) {
+    const go = new Promise<void>((resolve) => { const on = (m: unknown): void => { if (m === 'go') { process.off('message', on); resolve() } }; process.on('message', on) })
+    process.send?.({ loaded: true })
+    await go
+  }
   const runtime = await startBillingRuntime({
     db,
     kafka,
@@ -157,7 +165,23 @@ export async function runPricingWorker (url: string, brokers: string[], prefix: 
   await runtime.stop()
   await producer.disconnect()
   await pool.destroy()
+  if (requests !== undefined) console.log(`worker ${process.pid} Kafka requests (count, request bytes, ms waiting for answers): ${[...requests].sort((a, b) => b[1].n - a[1].n).map(([api, r]) => `${api} ${r.n} ${Math.round(r.bytes / 1024)} KiB ${Math.round(r.ms)} ms`).join('; ')}`)
   process.send?.({ maxRssKb: process.resourceUsage().maxRSS })
+}
+
+/** BENCH_KAFKA_REQUESTS=1: the worker's Kafka requests by API (kafkajs's REQUEST events of its consumers and producers). */
+function countRequests (kafka: Kafka): Map<string, { n: number, bytes: number, ms: number }> {
+  const out = new Map<string, { n: number, bytes: number, ms: number }>()
+  const count = (e: { payload: { apiName: string, size: number, duration: number } }): void => {
+    const r = out.get(e.payload.apiName) ?? { n: 0, bytes: 0, ms: 0 }
+    r.n++; r.bytes += e.payload.size; r.ms += e.payload.duration
+    out.set(e.payload.apiName, r)
+  }
+  const consumer = kafka.consumer.bind(kafka)
+  const producer = kafka.producer.bind(kafka)
+  kafka.consumer = (c) => { const x = consumer(c); x.on(x.events.REQUEST, count); return x }
+  kafka.producer = (c) => { const x = producer(c); x.on(x.events.REQUEST, count); return x }
+  return out
 }
 
 /** Starts V8's sampling heap profiler counting collected objects too; the returned function writes the profile. */

@@ -84,3 +84,22 @@ export function cpuReport (a: CpuSnapshot, b: CpuSnapshot, roles: Record<string,
   lines.push(`  everything else: ${fmt(byRole.get('other') ?? 0)} (${others.slice(0, 4).map(([n, t]) => `${n} ${t.toFixed(1)}`).join(', ')})`)
   return lines
 }
+
+/**
+ * CPU seconds so far of the threads of `pid` whose name matches `name` (Linux
+ * /proc/<pid>/task/<tid>/comm, 15 characters), e.g. HotSpot's JIT compilers (`C1 CompilerThre…`,
+ * `C2 CompilerThre…`); NaN when the process is not there.
+ */
+export function threadsCpuSeconds (pid: number, name: RegExp): number {
+  let tids: string[]
+  try { tids = readdirSync(`/proc/${pid}/task`) } catch { return NaN }
+  let ticks = 0
+  for (const tid of tids) {
+    const comm = read(`/proc/${pid}/task/${tid}/comm`)
+    const s = comm !== undefined && name.test(comm.trim()) ? read(`/proc/${pid}/task/${tid}/stat`) : undefined
+    if (s === undefined) continue // not matching, or ended meanwhile
+    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    ticks += Number(rest[11]) + Number(rest[12])
+  }
+  return ticks / HZ
+}

@@ -8,6 +8,15 @@
  *      end-to-end lag is the ledger line's last update minus the publish time.
  * Every charged line also goes out as a UsageRecord (outbox → wa.billing.usage.v1), included in
  * the work measured. Prints figures, asserts nothing.
+ * Broker warm-up (on by default; BENCH_WARMUP_STATUSES=0 skips it): the bench starts a fresh Kafka
+ * broker, whose JVM spends its first minute or so compiling Kafka's hot paths on the same two cores
+ * (a broker in service has long done that; tests/bench/ingress.bench.ts warms it for the same
+ * reason). Before the worker starts, BENCH_WARMUP_STATUSES (default 500,000) status events are
+ * published to topics of their own (prefix `benchwarm…`) and read back by a consumer group of its
+ * own in the bench process, with the worker's fetch settings and a handler that does nothing:
+ * only the broker is warmed. They are not counted anywhere (no worker reads them, nothing reaches
+ * the ledger), and the measured worker is a fresh process started after the warm-up. The bench
+ * prints what the warm-up did and the broker's JIT compiler CPU during it and during the backlog.
  * BENCH_NODE_ARGS overrides the worker's Node flags (default: the image's, heap sized for a 256 MB container);
  * BENCH_PROFILE=1 writes a CPU profile of the worker to /tmp/billing-bench-prof;
  * BENCH_WORKER_LOG_LEVEL=debug logs each pricing transaction's timings (kafkajs stays quiet);
@@ -24,14 +33,15 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDb, sql } from '@coexist/db'
 import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
-import { cpuReport, cpuSnapshot } from '../../scripts/lib/machine-cpu.ts'
-import { benchBus, lagPercentiles, publishStatuses, runPricingWorker, seedAccounts } from '../../services/billing/test/bench/pricing-bench.ts'
+import { cpuReport, cpuSnapshot, threadsCpuSeconds } from '../../scripts/lib/machine-cpu.ts'
+import { benchBus, lagPercentiles, publishStatuses, runPricingWorker, seedAccounts, warmUpBroker } from '../../services/billing/test/bench/pricing-bench.ts'
 
 const STATUSES = Number(process.env.BENCH_STATUSES ?? 1_000_000)
 const RATE = Number(process.env.BENCH_RATE ?? 20_000)
 const LAG_SECONDS = Number(process.env.BENCH_LAG_SECONDS ?? 10)
 const NUMBERS = Number(process.env.BENCH_NUMBERS ?? 200)
 const WORKERS = Math.max(1, Math.floor(Number(process.env.BENCH_WORKERS ?? 1)))
+const WARMUP = Math.max(0, Math.floor(Number(process.env.BENCH_WARMUP_STATUSES ?? 500_000) / 2) * 2)
 
 const url = process.env.DATABASE_URL as string
 const brokers = (process.env.KAFKA_BROKERS as string).split(',')
@@ -61,6 +71,21 @@ console.log(`billing bench: ${STATUSES} status events (sent + delivered of ${STA
 let t0 = performance.now()
 const published = await publishStatuses(bus, accounts, 0, STATUSES / 2, 'A', sentAt)
 console.log(`published: ${published} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
+
+// The broker's JIT compiler threads (HotSpot: `C1 CompilerThread0`, `C2 CompilerThread1`, …), when this run started the broker.
+const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
+const brokerJit = (): number => Number.isInteger(brokerPid) ? threadsCpuSeconds(brokerPid, /^C[12] CompilerThre/) : NaN
+if (WARMUP > 0) {
+  const warmPrefix = `benchwarm${randomBytes(3).toString('hex')}.`
+  const warmGroup = `billing-bench-warmup-${randomBytes(3).toString('hex')}`
+  const jit0 = brokerJit()
+  const w0 = performance.now()
+  await warmUpBroker(brokers, accounts, WARMUP, warmPrefix, warmGroup, sentAt)
+  console.log(`broker warm-up: ${WARMUP} status events published to topics ${warmPrefix}* and read back by group ${warmGroup} in the bench process in ${((performance.now() - w0) / 1000).toFixed(1)} s ` +
+    `(not counted; the worker starts after it; broker JIT compiler threads meanwhile ${(brokerJit() - jit0).toFixed(1)} core-s; BENCH_WARMUP_STATUSES=0 skips it)`)
+} else {
+  console.log('broker warm-up: none (BENCH_WARMUP_STATUSES=0)')
+}
 
 // The worker runs as the service's image does (infra/docker/billing.Dockerfile): its Node flags
 // (NODE_OPTIONS and the CMD's) and its malloc arena cap.
@@ -99,6 +124,7 @@ await wait(async () => workers.every(({ messages }) => messages.some((m) => m.re
 const cpu0 = await workerCpu()
 const tx0 = await transactions()
 const snap0 = cpuSnapshot()
+const jitBacklog0 = brokerJit()
 t0 = performance.now()
 // One worker: the whole backlog (it starts consuming as it joins, just before t0, as before). Several:
 // what was left when the last one joined (the group's committed offsets).
@@ -106,6 +132,7 @@ const backlog = WORKERS === 1 ? STATUSES : await bus.lag(groupId)
 await wait(async () => (await bus.lag(groupId)) === 0, 'backlog priced', 600_000, 50)
 const seconds = (performance.now() - t0) / 1000
 const snap1 = cpuSnapshot()
+const jitBacklog = brokerJit() - jitBacklog0
 const cpu1 = await workerCpu()
 // pg_stat_database is reported by backends at the end of a transaction, with up to ~1 s delay.
 await new Promise((resolve) => setTimeout(resolve, 1500))
@@ -148,6 +175,7 @@ if (WORKERS > 1) workers.forEach((_, i) => console.log(`  ${workerName(i)}: ${(c
 console.log(`Postgres per status event (backlog): ${(queries / backlog).toFixed(4)} statements besides BEGIN/COMMIT (${queries}), ${((tx1 - tx0) / backlog).toFixed(5)} transactions (${tx1 - tx0}, outbox relay included)`)
 console.log('where the machine\'s CPU went during the backlog (per status event priced):')
 for (const line of cpuReport(snap0, snap1, roles, backlog)) console.log(`  ${line}`)
+if (Number.isFinite(jitBacklog)) console.log(`  of the broker's: JIT compiler threads ${jitBacklog.toFixed(1)} core-s, ${(jitBacklog * 1e6 / backlog).toFixed(1)} µs/event`)
 console.log(`usage records published (settled lines): ${usage}`)
 console.log(`lag phase: ${lagMessages * 2} status events published at ${Math.round(lagMessages * 2 / lagPublishSeconds)} events/s`)
 console.log(`end-to-end lag at that rate: p50 ${Math.round(lag.p50)} ms, p95 ${Math.round(lag.p95)} ms, p99 ${Math.round(lag.p99)} ms, max ${Math.round(lag.max)} ms`)

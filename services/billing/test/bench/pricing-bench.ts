@@ -5,7 +5,7 @@
  * allocation profile of it).
  */
 import { randomBytes } from 'node:crypto'
-import { createBusProducer, createKafka, createTopicRegistry, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
+import { createBusConsumer, createBusProducer, createKafka, createTopicRegistry, type BusProducer, type Kafka, type TopicKey, type TopicRegistry } from '@coexist/bus'
 import { ensureTopicsRetrying } from '../topics.ts'
 import { createDb, createPhoneNumber, createTenant, createTokenCipher, sql, upsertWaba, type Db } from '@coexist/db'
 import { createLogger } from '@coexist/logger'
@@ -101,6 +101,45 @@ export async function publishStatuses (bus: BenchBus, accounts: BenchAccounts, f
   }
   await Promise.all(jobs)
   return n
+}
+
+/**
+ * Warms the broker up, not billing: `statuses` status events published to topics of their own
+ * (`prefix`) and read back by a consumer group of its own, in this process, with the worker's
+ * fetch settings (64 KiB per partition, 100 ms fetch wait, 600 records in flight per partition)
+ * and a handler that only takes the decoded records. A fresh JVM otherwise compiles Kafka's
+ * fetch and produce paths (and sizes its heap) on the same two cores while the worker prices,
+ * which a broker in service has long done. Nothing reaches the ledger.
+ */
+export async function warmUpBroker (brokers: string[], accounts: BenchAccounts, statuses: number, prefix: string, groupId: string, sentAt: number): Promise<void> {
+  const bus = await benchBus(brokers, prefix)
+  try {
+    await publishStatuses(bus, accounts, 0, Math.floor(statuses / 2), 'W', sentAt)
+    const consumer = createBusConsumer({
+      kafka: bus.kafka,
+      registry: bus.registry,
+      producer: bus.producer,
+      logger,
+      groupId,
+      fromBeginning: true,
+      handlers: { 'webhook.messages': { ordering: 'none', maxConcurrency: 600, handle: () => {}, handleBatch: async () => {} } },
+      maxPendingPerPartition: 600,
+      maxBytesPerPartition: 64 * 1024,
+      maxWaitTimeMs: 100
+    })
+    await consumer.start()
+    try {
+      const deadline = Date.now() + 300_000
+      while ((await bus.lag(groupId)) > 0) {
+        if (Date.now() > deadline) throw new Error('broker warm-up: not consumed in 300 s')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    } finally {
+      await consumer.stop()
+    }
+  } finally {
+    await bus.close()
+  }
 }
 
 /** End-to-end lag percentiles (ms) of the lines whose wamid starts with `tag`: last update − publish time. */

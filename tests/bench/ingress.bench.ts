@@ -4,7 +4,9 @@
  * on the same machine. Each server runs in its own process (ingress's RSS and CPU are its own);
  * the load generators run here: autocannon (closed loop) for the maximum rate, and an open-loop
  * constant-rate sender for the latency at half that rate (autocannon's rate mode sends in bursts
- * and reports seconds of latency even for the bare route). Prints figures, asserts nothing.
+ * and reports seconds of latency even for the bare route), then the same sender at the same rate
+ * against the bare route: the latency the generator and the shared machine add by themselves.
+ * Prints figures, asserts nothing.
  *
  * Ingress runs as its container image runs it: the NODE_OPTIONS, MALLOC_ARENA_MAX and CMD Node flags of
  * infra/docker/ingress.Dockerfile (heap sized for a 256 MB container, two malloc arenas); a short
@@ -14,8 +16,9 @@
  * broker (its CPU per webhook is printed: it shares the cores with ingress). Optional: BENCH_SECONDS (per run, 15),
  * BENCH_WARMUP_SECONDS (30), BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process),
  * BENCH_PACED_RATE (requests/s of the open-loop latency run; default half the measured maximum).
- * Also printed: the machine's idle share during the maximum run (below ~5 % the cores are the limit;
- * above, ingress's one main thread and its wait for Kafka are), and the producer's group commit
+ * Also printed: ingress's main-thread CPU and the machine's idle share during the maximum run
+ * (counted from when autocannon starts sending, not from its seconds of set-up; below ~5 % idle
+ * the cores are the limit; above, ingress's one main thread and its wait for Kafka are), and the producer's group commit
  * (produce requests a second, records per request, their latency) from ingress's GET /metrics.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
@@ -161,20 +164,24 @@ say(`ingress bench: ${CONNECTIONS} connections, ${SECONDS} s per run, Kafka ${br
 say(`ingress bench: load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')} on ${availableParallelism()} cores (the broker, both servers and the load generators share them)`)
 
 // --- bare Fastify ---------------------------------------------------------------------------
-const barePort = await freePort()
-const bare = launch(['--input-type=module', '-e', BARE_SERVER], { PORT: String(barePort) }, ingressDir)
-const bareUrl = `http://127.0.0.1:${barePort}`
-let bareMax: LoadResult
-let bareCpu: number
-try {
-  await waitFor(`${bareUrl}/health/ready`, bare)
-  await runLoad({ url: bareUrl, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: 3 })
-  const cpu0 = cpuMs(bare.pid ?? 0)
-  bareMax = await runLoad({ url: bareUrl, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: SECONDS })
-  bareCpu = cpuMs(bare.pid ?? 0) - cpu0
-} finally {
-  await stop(bare)
+/** Runs `fn` against a fresh bare Fastify process (its URL and pid), then stops it. */
+async function withBare<T> (fn: (url: string, pid: number) => Promise<T>): Promise<T> {
+  const port = await freePort()
+  const bare = launch(['--input-type=module', '-e', BARE_SERVER], { PORT: String(port) }, ingressDir)
+  const url = `http://127.0.0.1:${port}`
+  try {
+    await waitFor(`${url}/health/ready`, bare)
+    return await fn(url, bare.pid ?? 0)
+  } finally {
+    await stop(bare)
+  }
 }
+const { bareMax, bareCpu } = await withBare(async (url, pid) => {
+  await runLoad({ url, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: 3 })
+  const cpu0 = cpuMs(pid)
+  const r = await runLoad({ url, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: SECONDS })
+  return { bareMax: r, bareCpu: cpuMs(pid) - cpu0 }
+})
 
 // --- ingress --------------------------------------------------------------------------------
 const ingressEnv = (port: number, prefix: string): NodeJS.ProcessEnv => ({
@@ -199,11 +206,19 @@ try {
   await waitFor(`${ingressUrl}/health/ready`, ingress)
   const warm = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: WARMUP_SECONDS })
   const metrics0 = await metricTotals(ingressUrl)
-  const machine0 = machineTicks()
-  const cpu0 = cpuMs(ingress.pid ?? 0)
-  const broker0 = brokerCpuMs()
-  const ingressMax = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: SECONDS })
+  // Counters from when the load starts (autocannon's set-up first takes seconds with the server idle).
+  let machine0 = machineTicks()
+  let cpu0 = cpuMs(ingress.pid ?? 0)
+  let main0 = cpuMs(ingress.pid ?? 0, String(ingress.pid))
+  let broker0 = brokerCpuMs()
+  let started = performance.now()
+  const onStart = (): void => {
+    machine0 = machineTicks(); cpu0 = cpuMs(ingress.pid ?? 0); main0 = cpuMs(ingress.pid ?? 0, String(ingress.pid)); broker0 = brokerCpuMs(); started = performance.now()
+  }
+  const ingressMax = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: SECONDS, onStart })
+  const elapsedMs = performance.now() - started
   const ingressCpu = cpuMs(ingress.pid ?? 0) - cpu0
+  const ingressMainCpu = cpuMs(ingress.pid ?? 0, String(ingress.pid)) - main0
   const broker1 = brokerCpuMs()
   const machine1 = machineTicks()
   const metrics1 = await metricTotals(ingressUrl)
@@ -217,6 +232,11 @@ try {
   const metrics2 = await metricTotals(ingressUrl)
   const rss = peakRssMiB(ingress.pid ?? 0)
   await stop(ingress)
+  // The same open-loop run against the bare route: what the generator and the machine add to the latency.
+  const bareHalf = await withBare(async (url) => {
+    await runLoad({ url, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: 3 })
+    return await runPaced({ url, path: '/webhooks/meta', requests, rate: halfRate, durationSec: SECONDS })
+  })
   // What Kafka holds: one raw record per 200 answered (autocannon does not count the requests
   // still in flight when a run ends, so Kafka may hold a few more).
   const onKafka = await countRecords(brokers, prefix, ['webhook.raw', 'webhook.messages', 'webhook.smb_message_echoes'])
@@ -237,17 +257,19 @@ try {
   say(line('bare fastify (max)', bareMax))
   say(line('ingress (max)', ingressMax))
   say(line(`ingress (open loop at half load, ${halfRate} req/s)`, ingressHalf))
+  say(line(`bare fastify (open loop at the same rate, ${halfRate} req/s)`, bareHalf))
   say(`bare fastify requests/s: ${fmt(bareMax.requestsPerSec)}`)
   say(`ingress requests/s: ${fmt(ingressMax.requestsPerSec)}`)
   say(`ingress / bare ratio: ${fmt(100 * ingressMax.requestsPerSec / bareMax.requestsPerSec, 1)} %`)
   say(`ingress p50 latency at half load: ${fmt(ingressHalf.p50, 1)} ms`)
-  say(`ingress p99 latency at half load: ${fmt(ingressHalf.p99, 1)} ms`)
+  say(`ingress p99 latency at half load: ${fmt(ingressHalf.p99, 1)} ms (bare fastify at the same rate: ${fmt(bareHalf.p99, 1)} ms)`)
   say(`ingress peak RSS: ${fmt(rss, 1)} MiB (as its image runs it: node ${INGRESS_NODE_FLAGS.join(' ')}, MALLOC_ARENA_MAX=${MALLOC_ARENA_MAX})`)
   say(`ingress peak RSS with Node's and glibc's defaults: ${fmt(rssDefaults, 1)} MiB`)
   say(`bare fastify CPU per request: ${fmt(1000 * bareCpu / bareMax.total)} us`)
   say(`ingress CPU per request: ${fmt(1000 * ingressCpu / ingressMax.total)} us (at half load ${fmt(1000 * ingressCpuHalf / ingressHalf.total)} us)`)
   const perWebhook = (a: number, b: number, r: LoadResult): string => fmt(1000 * (b - a) / r.total)
   say(`kafka broker CPU per webhook: ${perWebhook(broker0.all, broker1.all, ingressMax)} us, of which JIT compiler threads ${perWebhook(broker0.jit, broker1.jit, ingressMax)} us (at half load ${perWebhook(brokerHalf0.all, brokerHalf1.all, ingressHalf)} / ${perWebhook(brokerHalf0.jit, brokerHalf1.jit, ingressHalf)} us)`)
+  say(`ingress main thread during max: ${fmt(100 * ingressMainCpu / elapsedMs, 1)} % busy, ${fmt(1000 * ingressMainCpu / ingressMax.total)} us per webhook (its other threads, GC helpers mostly: ${fmt(1000 * (ingressCpu - ingressMainCpu) / ingressMax.total)} us)`)
   say(`machine idle during ingress (max): ${fmt(100 * (machine1.idle - machine0.idle) / (machine1.total - machine0.total), 1)} % of ${availableParallelism()} cores`)
   say(`ingress producer at max: ${batchLine(metrics0, metrics1, SECONDS)}`)
   say(`ingress producer at half load: ${batchLine(metrics1, metrics2, SECONDS)}`)

@@ -25,6 +25,12 @@ export interface LoadOptions {
   durationSec: number
   /** Requests per second across all connections; absent: as fast as the server answers. */
   overallRate?: number
+  /**
+   * Called when the load starts. autocannon first builds every connection's copy of the request
+   * buffers (seconds with 100 connections × 2,000 bodies, the server idle meanwhile); a
+   * measurement window that should hold only the load starts here, not when runLoad is called.
+   */
+  onStart?: () => void
 }
 
 export interface LoadResult {
@@ -42,12 +48,15 @@ export interface LoadResult {
 
 /** Runs one autocannon load; resolves with its figures. */
 export async function runLoad (o: LoadOptions): Promise<LoadResult> {
-  const result = await autocannon({
-    url: o.url,
-    connections: o.connections,
-    duration: o.durationSec,
-    ...(o.overallRate !== undefined ? { overallRate: o.overallRate } : {}),
-    requests: o.requests.map((r) => ({ method: 'POST' as const, path: o.path, headers: r.headers, body: r.body }))
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const tracker = autocannon({
+      url: o.url,
+      connections: o.connections,
+      duration: o.durationSec,
+      ...(o.overallRate !== undefined ? { overallRate: o.overallRate } : {}),
+      requests: o.requests.map((r) => ({ method: 'POST' as const, path: o.path, headers: r.headers, body: r.body }))
+    }, (err, r) => { if (err !== null && err !== undefined) reject(err); else resolve(r) })
+    if (o.onStart !== undefined) tracker.once('start', o.onStart)
   })
   return {
     requestsPerSec: result.requests.average,

@@ -16,7 +16,8 @@
  * own in the bench process, with the worker's fetch settings and a handler that does nothing:
  * only the broker is warmed. They are not counted anywhere (no worker reads them, nothing reaches
  * the ledger), and the measured worker is a fresh process started after the warm-up. The bench
- * prints what the warm-up did and the broker's JIT compiler CPU during it and during the backlog.
+ * prints what the warm-up did, the broker's JIT compiler CPU during it, and during the backlog the broker's CPU
+ * in its JIT compiler, G1 GC and request handling threads.
  * BENCH_NODE_ARGS overrides the worker's Node flags (default: the image's, heap sized for a 256 MB container);
  * BENCH_PROFILE=1 writes a CPU profile of the worker to /tmp/billing-bench-prof;
  * BENCH_WORKER_LOG_LEVEL=debug logs each pricing transaction's timings (kafkajs stays quiet);
@@ -72,9 +73,15 @@ let t0 = performance.now()
 const published = await publishStatuses(bus, accounts, 0, STATUSES / 2, 'A', sentAt)
 console.log(`published: ${published} records in ${((performance.now() - t0) / 1000).toFixed(1)} s`)
 
-// The broker's JIT compiler threads (HotSpot: `C1 CompilerThread0`, `C2 CompilerThread1`, …), when this run started the broker.
+// The broker's threads by kind, when this run started the broker: HotSpot's JIT compilers (`C1 CompilerThread0`, …),
+// G1's collector threads (`GC Thread#0`, `G1 Conc#0`, `G1 Refine#0`, …) and Kafka's request handlers and network
+// threads (`data-plane-kafka-…`); CPU seconds so far.
 const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
-const brokerJit = (): number => Number.isInteger(brokerPid) ? threadsCpuSeconds(brokerPid, /^C[12] CompilerThre/) : NaN
+const brokerThreads = (name: RegExp): number => Number.isInteger(brokerPid) ? threadsCpuSeconds(brokerPid, name) : NaN
+const JIT_THREADS = /^C[12] CompilerThre/
+const GC_THREADS = /^(GC Thread|G1 )/
+const REQUEST_THREADS = /^data-plane-kafk/
+const brokerJit = (): number => brokerThreads(JIT_THREADS)
 if (WARMUP > 0) {
   const warmPrefix = `benchwarm${randomBytes(3).toString('hex')}.`
   const warmGroup = `billing-bench-warmup-${randomBytes(3).toString('hex')}`
@@ -124,7 +131,7 @@ await wait(async () => workers.every(({ messages }) => messages.some((m) => m.re
 const cpu0 = await workerCpu()
 const tx0 = await transactions()
 const snap0 = cpuSnapshot()
-const jitBacklog0 = brokerJit()
+const broker0 = [JIT_THREADS, GC_THREADS, REQUEST_THREADS].map(brokerThreads)
 t0 = performance.now()
 // One worker: the whole backlog (it starts consuming as it joins, just before t0, as before). Several:
 // what was left when the last one joined (the group's committed offsets).
@@ -132,7 +139,7 @@ const backlog = WORKERS === 1 ? STATUSES : await bus.lag(groupId)
 await wait(async () => (await bus.lag(groupId)) === 0, 'backlog priced', 600_000, 50)
 const seconds = (performance.now() - t0) / 1000
 const snap1 = cpuSnapshot()
-const jitBacklog = brokerJit() - jitBacklog0
+const brokerBacklog = [JIT_THREADS, GC_THREADS, REQUEST_THREADS].map((re, i) => brokerThreads(re) - broker0[i]!)
 const cpu1 = await workerCpu()
 // pg_stat_database is reported by backends at the end of a transaction, with up to ~1 s delay.
 await new Promise((resolve) => setTimeout(resolve, 1500))
@@ -175,7 +182,10 @@ if (WORKERS > 1) workers.forEach((_, i) => console.log(`  ${workerName(i)}: ${(c
 console.log(`Postgres per status event (backlog): ${(queries / backlog).toFixed(4)} statements besides BEGIN/COMMIT (${queries}), ${((tx1 - tx0) / backlog).toFixed(5)} transactions (${tx1 - tx0}, outbox relay included)`)
 console.log('where the machine\'s CPU went during the backlog (per status event priced):')
 for (const line of cpuReport(snap0, snap1, roles, backlog)) console.log(`  ${line}`)
-if (Number.isFinite(jitBacklog)) console.log(`  of the broker's: JIT compiler threads ${jitBacklog.toFixed(1)} core-s, ${(jitBacklog * 1e6 / backlog).toFixed(1)} µs/event`)
+if (brokerBacklog.every(Number.isFinite)) {
+  const [jit, gc, requests] = brokerBacklog.map((t) => `${t.toFixed(1)} core-s, ${(t * 1e6 / backlog).toFixed(1)} µs/event`)
+  console.log(`  of the broker's: JIT compiler threads ${jit}; G1 GC threads ${gc}; request handler and network threads ${requests}`)
+}
 console.log(`usage records published (settled lines): ${usage}`)
 console.log(`lag phase: ${lagMessages * 2} status events published at ${Math.round(lagMessages * 2 / lagPublishSeconds)} events/s`)
 console.log(`end-to-end lag at that rate: p50 ${Math.round(lag.p50)} ms, p95 ${Math.round(lag.p95)} ms, p99 ${Math.round(lag.p99)} ms, max ${Math.round(lag.max)} ms`)

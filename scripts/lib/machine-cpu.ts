@@ -85,6 +85,9 @@ export function cpuReport (a: CpuSnapshot, b: CpuSnapshot, roles: Record<string,
   return lines
 }
 
+/** HotSpot's JIT compiler threads (`C1 CompilerThread0`, `C2 CompilerThread1`, …; comm keeps 15 characters). */
+export const BROKER_JIT_THREADS = /^C[12] CompilerThre/
+
 /**
  * CPU seconds so far of the threads of `pid` whose name matches `name` (Linux
  * /proc/<pid>/task/<tid>/comm, 15 characters), e.g. HotSpot's JIT compilers (`C1 CompilerThre…`,

@@ -34,7 +34,7 @@ import { randomBytes } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { createDb, sql } from '@coexist/db'
 import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
-import { cpuReport, cpuSnapshot, threadsCpuSeconds } from '../../scripts/lib/machine-cpu.ts'
+import { BROKER_JIT_THREADS, cpuReport, cpuSnapshot, threadsCpuSeconds } from '../../scripts/lib/machine-cpu.ts'
 import { benchBus, lagPercentiles, publishStatuses, runPricingWorker, seedAccounts, warmUpBroker } from '../../services/billing/test/bench/pricing-bench.ts'
 
 const STATUSES = Number(process.env.BENCH_STATUSES ?? 1_000_000)
@@ -78,10 +78,9 @@ console.log(`published: ${published} records in ${((performance.now() - t0) / 10
 // threads (`data-plane-kafka-…`); CPU seconds so far.
 const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
 const brokerThreads = (name: RegExp): number => Number.isInteger(brokerPid) ? threadsCpuSeconds(brokerPid, name) : NaN
-const JIT_THREADS = /^C[12] CompilerThre/
 const GC_THREADS = /^(GC Thread|G1 )/
 const REQUEST_THREADS = /^data-plane-kafk/
-const brokerJit = (): number => brokerThreads(JIT_THREADS)
+const brokerJit = (): number => brokerThreads(BROKER_JIT_THREADS)
 if (WARMUP > 0) {
   const warmPrefix = `benchwarm${randomBytes(3).toString('hex')}.`
   const warmGroup = `billing-bench-warmup-${randomBytes(3).toString('hex')}`
@@ -131,7 +130,7 @@ await wait(async () => workers.every(({ messages }) => messages.some((m) => m.re
 const cpu0 = await workerCpu()
 const tx0 = await transactions()
 const snap0 = cpuSnapshot()
-const broker0 = [JIT_THREADS, GC_THREADS, REQUEST_THREADS].map(brokerThreads)
+const broker0 = [BROKER_JIT_THREADS, GC_THREADS, REQUEST_THREADS].map(brokerThreads)
 t0 = performance.now()
 // One worker: the whole backlog (it starts consuming as it joins, just before t0, as before). Several:
 // what was left when the last one joined (the group's committed offsets).
@@ -139,7 +138,7 @@ const backlog = WORKERS === 1 ? STATUSES : await bus.lag(groupId)
 await wait(async () => (await bus.lag(groupId)) === 0, 'backlog priced', 600_000, 50)
 const seconds = (performance.now() - t0) / 1000
 const snap1 = cpuSnapshot()
-const brokerBacklog = [JIT_THREADS, GC_THREADS, REQUEST_THREADS].map((re, i) => brokerThreads(re) - broker0[i]!)
+const brokerBacklog = [BROKER_JIT_THREADS, GC_THREADS, REQUEST_THREADS].map((re, i) => brokerThreads(re) - broker0[i]!)
 const cpu1 = await workerCpu()
 // pg_stat_database is reported by backends at the end of a transaction, with up to ~1 s delay.
 await new Promise((resolve) => setTimeout(resolve, 1500))

@@ -23,11 +23,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readdirSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
+import { BROKER_JIT_THREADS, threadsCpuSeconds } from '../../scripts/lib/machine-cpu.ts'
 import { countRecords, runLoad, runPaced, webhookBodies, type LoadResult } from '../../services/ingress/test/bench/load.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -58,14 +59,7 @@ const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
  */
 function brokerCpuMs (): { all: number, jit: number } {
   if (!Number.isInteger(brokerPid)) return { all: NaN, jit: NaN }
-  let jit = 0
-  for (const tid of readdirSync(`/proc/${brokerPid}/task`)) {
-    try {
-      // HotSpot names them `C1 CompilerThread0`, `C2 CompilerThread1`, ... (comm keeps 15 characters).
-      if (/^C[12] CompilerThre/.test(readFileSync(`/proc/${brokerPid}/task/${tid}/comm`, 'utf8'))) jit += cpuMs(brokerPid, tid)
-    } catch {} // a thread that ended meanwhile
-  }
-  return { all: cpuMs(brokerPid), jit }
+  return { all: cpuMs(brokerPid), jit: 1000 * threadsCpuSeconds(brokerPid, BROKER_JIT_THREADS) }
 }
 const say = (line: string): void => { process.stdout.write(line + '\n') }
 

@@ -8,7 +8,8 @@
 #   kafka-local.sh status   exit 0 when it runs
 #
 # Environment: KAFKA_LOCAL_PORT (9092), KAFKA_LOCAL_HOME (state: data, logs, pid; default
-# ~/.cache/coexist/kafka-local), KAFKA_LOCAL_HEAP (512m), KAFKA_LOCAL_JVM_OPTS (default: serial GC and
+# ~/.cache/coexist/kafka-local), KAFKA_LOCAL_HEAP (maximum heap, 512m), KAFKA_LOCAL_HEAP_MIN (initial heap,
+# 128m), KAFKA_LOCAL_JVM_OPTS (default: serial GC and
 # the C1 compiler only, which start fast for tests; benchmarks pass production-like options).
 set -euo pipefail
 
@@ -18,6 +19,7 @@ home="${KAFKA_LOCAL_HOME:-$cache/kafka-local}"
 port="${KAFKA_LOCAL_PORT:-9092}"
 controller_port=$((port + 1))
 heap="${KAFKA_LOCAL_HEAP:-512m}"
+heap_min="${KAFKA_LOCAL_HEAP_MIN:-128m}"
 jvm_opts="${KAFKA_LOCAL_JVM_OPTS:--XX:+UseSerialGC -XX:TieredStopAtLevel=1}"
 version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/pom.xml")"
 libs="$cache/kafka-libs-$version"
@@ -65,7 +67,7 @@ start() {
   say "starting broker on 127.0.0.1:$port (log: $log)"
   : > "$log"
   # shellcheck disable=SC2086 # jvm_opts is a list of options
-  nohup java -Xms128m "-Xmx$heap" $jvm_opts -Djava.awt.headless=true \
+  nohup java "-Xms$heap_min" "-Xmx$heap" $jvm_opts -Djava.awt.headless=true \
     "-Dkafka.logs.dir=$home" "$log4j" -cp "$libs/*" kafka.Kafka "$home/server.properties" \
     >>"$log" 2>&1 < /dev/null &
   echo $! > "$pidfile"

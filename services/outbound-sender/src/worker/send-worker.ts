@@ -156,7 +156,7 @@ function metaErrorOf (err: unknown): StoredMetaError | undefined {
 }
 
 /** A lane item in its first state: ready, never dispatched, no failures. */
-function newLaneItem (o: Pick<LaneItem, 'request' | 'json' | 'isRead' | 'signal' | 'fromDb' | 'traceId' | 'finish'>): LaneItem {
+export function newLaneItem (o: Pick<LaneItem, 'request' | 'json' | 'isRead' | 'signal' | 'fromDb' | 'traceId' | 'finish'>): LaneItem {
   const r = o.request
   return {
     id: r.requestId,

@@ -6,30 +6,11 @@ import { OutboundRequestSchema } from '@coexist/contracts'
 import { FakeClock } from '../../src/limits/clock.ts'
 import { DEFAULT_THROTTLE_TUNING } from '../../src/limits/number-throttle.ts'
 import { Lane, type LaneItem } from '../../src/worker/lane.ts'
+import { newLaneItem } from '../../src/worker/send-worker.ts'
 
 function item (i: number): LaneItem {
   const request = create(OutboundRequestSchema, { requestId: `r-${i}`, phoneNumberId: 'pn', recipient: `+5511900${String(i).padStart(5, '0')}`, messageJson: Buffer.from('{"type":"text"}') })
-  return {
-    id: request.requestId,
-    request,
-    json: undefined,
-    customer: request.recipient.slice(1),
-    isRead: false,
-    signal: new AbortController().signal,
-    phase: 'ready',
-    notBefore: 0,
-    attempt: 0,
-    failures: 0,
-    throttledFailures: 0,
-    firstDispatchAt: undefined,
-    committed: undefined,
-    guardHandle: undefined,
-    holdsSlot: false,
-    dispatched: false,
-    finish: () => {},
-    fromDb: false,
-    traceId: undefined
-  }
+  return newLaneItem({ request, json: undefined, isRead: false, signal: new AbortController().signal, fromDb: false, traceId: undefined, finish: () => {} })
 }
 
 t.test('a lane does not keep its finished items alive', async (t) => {

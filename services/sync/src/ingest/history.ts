@@ -2,7 +2,7 @@ import { sql, type DbExecutor } from '@coexist/db'
 import type { HistoryChunk, HistoryValue } from '@coexist/meta'
 import { historyMediaRows, historyThreadRows } from '../domain/normalize.ts'
 import { applyOnboardingEvent, currentOnboarding } from '../store/onboarding.ts'
-import { fillMediaPlaceholders, insertMessages } from '../store/messages.ts'
+import { insertMessages, storeHistoryMedia } from '../store/messages.ts'
 import { domainEvent, enqueueEvents } from '../store/outbox.ts'
 import type { NumberInfo } from './number-directory.ts'
 
@@ -32,13 +32,12 @@ export async function importHistory (db: DbExecutor, number: NumberInfo, value: 
   }
   if ((value.messages?.length ?? 0) > 0 || (value.message_echoes?.length ?? 0) > 0) {
     const rows = historyMediaRows(value as Parameters<typeof historyMediaRows>[0], number.displayPhoneNumber)
-    const filled = await fillMediaPlaceholders(db, number, rows)
-    // Media that came before its placeholder chunk is stored now; the placeholder then adds nothing.
-    const early = await insertMessages(db, number, rows.filter((r) => !filled.has(r.wamid)), { returnRows: false })
-    result.mediaFilled = filled.size
-    result.messages += early.insertedCount
-    if (onboarding !== undefined && filled.size + early.insertedCount > 0) {
-      await sql`UPDATE onboardings SET history_media_filled = history_media_filled + ${filled.size}, history_messages = history_messages + ${early.insertedCount},
+    // Media that came before its placeholder chunk is stored whole; the placeholder then adds nothing.
+    const { filled, inserted } = await storeHistoryMedia(db, number, rows)
+    result.mediaFilled = filled
+    result.messages += inserted
+    if (onboarding !== undefined && filled + inserted > 0) {
+      await sql`UPDATE onboardings SET history_media_filled = history_media_filled + ${filled}, history_messages = history_messages + ${inserted},
         updated_at = ${at} WHERE id = ${onboarding.id}::uuid`.execute(db)
     }
   }

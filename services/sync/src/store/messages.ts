@@ -172,6 +172,23 @@ export async function insertMessages (db: DbExecutor, number: NumberRef, input: 
   return out
 }
 
+/**
+ * History media (the follow-up webhooks of a history sync): fills each message's placeholder, or
+ * stores the message whole when its placeholder has not arrived yet (the placeholder then adds
+ * nothing). History records are imported two at a time, so the placeholder's chunk may be in a
+ * transaction that commits while this one runs: the insert then waits for it and skips the row,
+ * and a second fill, in a statement that sees that commit, fills it. Nothing stays pending.
+ */
+export async function storeHistoryMedia (db: DbExecutor, number: NumberRef, media: readonly MessageInput[]): Promise<{ filled: number, inserted: number }> {
+  if (media.length === 0) return { filled: 0, inserted: 0 }
+  const filled = await fillMediaPlaceholders(db, number, media)
+  const early = await insertMessages(db, number, media.filter((m) => !filled.has(m.wamid)))
+  const stored = new Set(early.inserted.map((m) => m.wamid))
+  const skipped = media.filter((m) => !filled.has(m.wamid) && !stored.has(m.wamid))
+  const late = await fillMediaPlaceholders(db, number, skipped)
+  return { filled: filled.size + late.size, inserted: early.insertedCount }
+}
+
 /** Media that arrived for history placeholders: fills them; returns the wamids it filled. */
 export async function fillMediaPlaceholders (db: DbExecutor, number: NumberRef, media: readonly MessageInput[]): Promise<Set<string>> {
   if (media.length === 0) return new Set()

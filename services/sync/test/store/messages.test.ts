@@ -1,6 +1,6 @@
 import t from 'tap'
 import { sql } from '@coexist/db'
-import { insertMessages, fillMediaPlaceholders, type MessageInput } from '../../src/store/messages.ts'
+import { insertMessages, fillMediaPlaceholders, storeHistoryMedia, type MessageInput } from '../../src/store/messages.ts'
 import { resolveContacts } from '../../src/store/contacts.ts'
 import { seedNumber, testDb } from '../helpers.ts'
 
@@ -104,4 +104,31 @@ t.test('media placeholders are filled by the later media webhook, in either orde
   t.equal(q.type, 'image')
   const count = await sql<{ n: number }>`select count(*)::int as n from messages`.execute(db)
   t.equal(count.rows[0]?.n, 2)
+})
+
+t.test('history media racing its placeholder chunk in another transaction still fills it', async (t) => {
+  const { db } = await testDb(t)
+  const n = await seedNumber(db)
+  const placeholder = msg({ wamid: 'wamid.R', type: 'media_placeholder', text: null, content: { type: 'media_placeholder' }, source: 'history', mediaPending: true })
+  const media = msg({ wamid: 'wamid.R', type: 'image', text: 'late', source: 'history', mediaId: '777', mediaMimeType: 'image/jpeg', content: { type: 'image' } })
+  let commitChunk = (): void => {}
+  let chunkInserted = (): void => {}
+  const inserted = new Promise<void>((resolve) => { chunkInserted = resolve })
+  const chunk = db.transaction().execute(async (tx) => {
+    await insertMessages(tx, n, [placeholder], { returnRows: false })
+    chunkInserted()
+    await new Promise<void>((resolve) => { commitChunk = resolve })
+  })
+  await inserted
+  // The media's transaction starts while the placeholder is written but not committed: its fill
+  // sees nothing, its insert waits on the placeholder's key.
+  const stored = db.transaction().execute(async (tx) => await storeHistoryMedia(tx, n, [media]))
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  commitChunk()
+  await chunk
+  t.same(await stored, { filled: 1, inserted: 0 })
+  const row = await db.selectFrom('messages').selectAll().where('wamid', '=', 'wamid.R').executeTakeFirstOrThrow()
+  t.equal(row.media_pending, false, 'not left pending')
+  t.equal(row.media_id, '777')
+  t.equal(row.type, 'image')
 })

@@ -113,7 +113,9 @@ async function startDemo (adminKey: string): Promise<{ tenantId: string, apiKey:
 }
 
 function launch (name: string, entry: string, env: NodeJS.ProcessEnv, nodeArgs: string[] = []): ChildProcess {
-  const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] })
+  // Its own process group: a Ctrl-C reaches this supervisor only, which stops the services once
+  // each (a second signal would make them skip their drain) and Kafka after them.
+  const child = spawn(process.execPath, [...nodeArgs, entry], { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
   const prefix = `[${name}] `
   for (const stream of [child.stdout, child.stderr]) {
     let buf = ''
@@ -138,6 +140,7 @@ async function shutdown (code: number): Promise<void> {
   for (const s of stops) await s().catch(() => {})
   process.exit(code)
 }
+process.on('exit', () => { for (const c of children) if (c.exitCode === null) c.kill('SIGKILL') })
 process.on('SIGINT', () => { void shutdown(0) })
 process.on('SIGTERM', () => { void shutdown(0) })
 

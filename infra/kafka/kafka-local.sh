@@ -66,8 +66,10 @@ start() {
   fi
   say "starting broker on 127.0.0.1:$port (log: $log)"
   : > "$log"
+  # A session of its own: a Ctrl-C (or a signal to the caller's process group) does not reach the
+  # broker, which `stop` ends once its clients are gone (npm start stops the services first).
   # shellcheck disable=SC2086 # jvm_opts is a list of options
-  nohup java "-Xms$heap_min" "-Xmx$heap" $jvm_opts -Djava.awt.headless=true \
+  nohup setsid java "-Xms$heap_min" "-Xmx$heap" $jvm_opts -Djava.awt.headless=true \
     "-Dkafka.logs.dir=$home" "$log4j" -cp "$libs/*" kafka.Kafka "$home/server.properties" \
     >>"$log" 2>&1 < /dev/null &
   echo $! > "$pidfile"

@@ -15,7 +15,9 @@
  * Environment (set by scripts/bench.ts): KAFKA_BROKERS, and COEXIST_BENCH_KAFKA_PID when it started the
  * broker (its CPU per webhook is printed: it shares the cores with ingress). Optional: BENCH_SECONDS (per run, 15),
  * BENCH_WARMUP_SECONDS (30), BENCH_CONNECTIONS (100), BENCH_INGRESS_NODE_FLAGS (extra flags for the measured ingress process),
- * BENCH_PACED_RATE (requests/s of the open-loop latency run; default half the measured maximum).
+ * BENCH_PACED_RATE (requests/s of the open-loop latency run; default half the measured maximum),
+ * BENCH_INGRESS_STDOUT (a file that receives the measured ingress process's stdout, e.g. the
+ * `--trace-gc` lines of BENCH_INGRESS_NODE_FLAGS="--trace-gc"; otherwise its stdout is discarded).
  * Also printed: ingress's main-thread CPU and the machine's idle share during the maximum run
  * (counted from when autocannon starts sending, not from its seconds of set-up; below ~5 % idle
  * the cores are the limit; above, ingress's one main thread and its wait for Kafka are), and the producer's group commit
@@ -23,7 +25,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { readFileSync } from 'node:fs'
+import { closeSync, openSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
@@ -40,6 +42,8 @@ const INGRESS_NODE_FLAGS = image.nodeArgs
 const MALLOC_ARENA_MAX = image.env.MALLOC_ARENA_MAX ?? ''
 /** Extra Node flags for the measured ingress process only (e.g. `--cpu-prof --cpu-prof-dir=/tmp/p`). */
 const EXTRA_FLAGS = (process.env.BENCH_INGRESS_NODE_FLAGS ?? '').split(' ').filter((f) => f !== '')
+/** Where the measured ingress process's stdout goes (`--trace-gc` writes there); discarded without it. */
+const STDOUT_FILE = process.env.BENCH_INGRESS_STDOUT
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 15)
 /**
  * Full-load warm-up of ingress before its measured runs. It warms the broker too: a fresh JVM
@@ -79,9 +83,10 @@ async function waitFor (url: string, child: ChildProcess, timeoutMs = 60_000): P
   }
 }
 
-function launch (args: string[], env: NodeJS.ProcessEnv, cwd: string): ChildProcess {
+/** `stdout`: a file descriptor for the child's stdout (discarded without it). */
+function launch (args: string[], env: NodeJS.ProcessEnv, cwd: string, stdout?: number): ChildProcess {
   // PATH only: nothing of this process's environment (NODE_OPTIONS, MALLOC_*) leaks in.
-  return spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'ignore', 'inherit'] })
+  return spawn(process.execPath, args, { cwd, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', stdout ?? 'ignore', 'inherit'] })
 }
 
 async function stop (child: ChildProcess): Promise<void> {
@@ -193,7 +198,9 @@ const ingressEnv = (port: number, prefix: string): NodeJS.ProcessEnv => ({
 const path = `/webhooks/meta/${APP_ID}`
 const prefix = `bench${randomBytes(3).toString('hex')}.`
 const ingressPort = await freePort()
-const ingress = launch([...INGRESS_NODE_FLAGS, ...EXTRA_FLAGS, ingressMain], { ...ingressEnv(ingressPort, prefix), MALLOC_ARENA_MAX }, root)
+const ingressStdout = STDOUT_FILE !== undefined && STDOUT_FILE !== '' ? openSync(STDOUT_FILE, 'w') : undefined
+const ingress = launch([...INGRESS_NODE_FLAGS, ...EXTRA_FLAGS, ingressMain], { ...ingressEnv(ingressPort, prefix), MALLOC_ARENA_MAX }, root, ingressStdout)
+if (ingressStdout !== undefined) closeSync(ingressStdout) // the child holds its own copy
 const ingressUrl = `http://127.0.0.1:${ingressPort}`
 let exitCode = 0
 try {

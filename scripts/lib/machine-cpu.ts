@@ -23,28 +23,45 @@ function read (path: string): string | undefined {
   try { return readFileSync(path, 'utf8') } catch { return undefined }
 }
 
+/** User + system clock ticks of a /proc/<pid>[/task/<tid>]/stat line (after the command name, which may hold spaces). */
+function statTicks (stat: string): number {
+  const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return Number(rest[11]) + Number(rest[12])
+}
+
+/** The whole machine's busy and idle CPU time so far, in clock ticks (/proc/stat; zeros where it is not there). */
+export function machineTicks (): { busy: number, idle: number } {
+  const stat = read('/proc/stat')?.split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number)
+  if (stat === undefined) return { busy: 0, idle: 0 }
+  // user nice system idle iowait irq softirq steal (guest time is already in user)
+  return {
+    idle: (stat[3] ?? 0) + (stat[4] ?? 0),
+    busy: (stat[0] ?? 0) + (stat[1] ?? 0) + (stat[2] ?? 0) + (stat[5] ?? 0) + (stat[6] ?? 0) + (stat[7] ?? 0)
+  }
+}
+
+/**
+ * CPU time (user + system) a process, or one of its threads when `tid` is given, has used so
+ * far, in ms (a multiple of the 10-ms clock tick); NaN when it is not there.
+ */
+export function processCpuMs (pid: number, tid?: number): number {
+  const s = read(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`)
+  return s === undefined ? NaN : statTicks(s) * (1000 / HZ)
+}
+
 /** A snapshot of every process's CPU time (empty where /proc is not there). */
 export function cpuSnapshot (): CpuSnapshot {
   const procs = new Map<number, [string, number]>()
-  let busy = 0
-  let idle = 0
-  const stat = read('/proc/stat')?.split('\n', 1)[0]?.trim().split(/\s+/).slice(1).map(Number)
-  if (stat !== undefined) {
-    // user nice system idle iowait irq softirq steal (guest time is already in user)
-    idle = (stat[3] ?? 0) + (stat[4] ?? 0)
-    busy = (stat[0] ?? 0) + (stat[1] ?? 0) + (stat[2] ?? 0) + (stat[5] ?? 0) + (stat[6] ?? 0) + (stat[7] ?? 0)
-  }
+  const { busy, idle } = machineTicks()
   let pids: string[] = []
   try { pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d)) } catch {}
   for (const d of pids) {
     const s = read(`/proc/${d}/stat`)
     if (s === undefined) continue
-    const close = s.lastIndexOf(')')
-    const rest = s.slice(close + 2).split(' ')
-    let name = s.slice(s.indexOf('(') + 1, close)
+    let name = s.slice(s.indexOf('(') + 1, s.lastIndexOf(')'))
     if (name === 'java') name = (read(`/proc/${d}/cmdline`) ?? '').includes('kafka.Kafka') ? 'kafka' : 'java'
     if (name.startsWith('postgres')) name = 'postgres'
-    procs.set(Number(d), [name, Number(rest[11]) + Number(rest[12])])
+    procs.set(Number(d), [name, statTicks(s)])
   }
   return { at: performance.now(), busy, idle, procs }
 }
@@ -101,8 +118,7 @@ export function threadsCpuSeconds (pid: number, name: RegExp): number {
     const comm = read(`/proc/${pid}/task/${tid}/comm`)
     const s = comm !== undefined && name.test(comm.trim()) ? read(`/proc/${pid}/task/${tid}/stat`) : undefined
     if (s === undefined) continue // not matching, or ended meanwhile
-    const rest = s.slice(s.lastIndexOf(')') + 2).split(' ')
-    ticks += Number(rest[11]) + Number(rest[12])
+    ticks += statTicks(s)
   }
   return ticks / HZ
 }

@@ -30,7 +30,7 @@ import { createServer } from 'node:net'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
-import { BROKER_JIT_THREADS, threadsCpuSeconds } from '../../scripts/lib/machine-cpu.ts'
+import { BROKER_JIT_THREADS, machineTicks, processCpuMs, threadsCpuSeconds } from '../../scripts/lib/machine-cpu.ts'
 import { countRecords, runLoad, runPaced, webhookBodies, type LoadResult } from '../../services/ingress/test/bench/load.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -63,7 +63,7 @@ const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
  */
 function brokerCpuMs (): { all: number, jit: number } {
   if (!Number.isInteger(brokerPid)) return { all: NaN, jit: NaN }
-  return { all: cpuMs(brokerPid), jit: 1000 * threadsCpuSeconds(brokerPid, BROKER_JIT_THREADS) }
+  return { all: processCpuMs(brokerPid), jit: 1000 * threadsCpuSeconds(brokerPid, BROKER_JIT_THREADS) }
 }
 const say = (line: string): void => { process.stdout.write(line + '\n') }
 
@@ -100,12 +100,6 @@ async function stop (child: ChildProcess): Promise<void> {
 function peakRssMiB (pid: number): number {
   const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m === null ? NaN : Number(m[1]) / 1024
-}
-
-/** CPU time a process (or one of its threads) has used so far (user + system), in ms (Linux clock ticks of 10 ms). */
-function cpuMs (pid: number, tid?: string): number {
-  const fields = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8').replace(/^.*\) /, '').split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 /** A Fastify route that answers 200 with no work (the body is read as bytes, not parsed). */
@@ -145,12 +139,6 @@ function batchLine (a: Map<string, number>, b: Map<string, number>, seconds: num
     `publish wait ${fmt(1000 * d(`ingress_publish_duration_seconds_sum${ok}`) / d(`ingress_publish_duration_seconds_count${ok}`), 2)} ms per webhook`
 }
 
-/** Idle and total CPU time of the whole machine so far, in clock ticks (/proc/stat). */
-function machineTicks (): { idle: number, total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number)
-  return { idle: (f[3] ?? 0) + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) }
-}
-
 const fmt = (n: number, d = 0): string => n.toFixed(d)
 const line = (name: string, r: LoadResult): string =>
   `${name}: ${fmt(r.requestsPerSec)} req/s, p50 ${fmt(r.p50, 1)} ms, p99 ${fmt(r.p99, 1)} ms, ${r.total} requests, non-2xx ${r.non2xx}, errors ${r.errors + r.timeouts}`
@@ -177,9 +165,9 @@ async function withBare<T> (fn: (url: string, pid: number) => Promise<T>): Promi
 }
 const { bareMax, bareCpu } = await withBare(async (url, pid) => {
   await runLoad({ url, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: 3 })
-  const cpu0 = cpuMs(pid)
+  const cpu0 = processCpuMs(pid)
   const r = await runLoad({ url, path: '/webhooks/meta', requests, connections: CONNECTIONS, durationSec: SECONDS })
-  return { bareMax: r, bareCpu: cpuMs(pid) - cpu0 }
+  return { bareMax: r, bareCpu: processCpuMs(pid) - cpu0 }
 })
 
 // --- ingress --------------------------------------------------------------------------------
@@ -209,26 +197,26 @@ try {
   const metrics0 = await metricTotals(ingressUrl)
   // Counters from when the load starts (autocannon's set-up first takes seconds with the server idle).
   let machine0 = machineTicks()
-  let cpu0 = cpuMs(ingress.pid ?? 0)
-  let main0 = cpuMs(ingress.pid ?? 0, String(ingress.pid))
+  let cpu0 = processCpuMs(ingress.pid ?? 0)
+  let main0 = processCpuMs(ingress.pid ?? 0, ingress.pid)
   let broker0 = brokerCpuMs()
   let started = performance.now()
   const onStart = (): void => {
-    machine0 = machineTicks(); cpu0 = cpuMs(ingress.pid ?? 0); main0 = cpuMs(ingress.pid ?? 0, String(ingress.pid)); broker0 = brokerCpuMs(); started = performance.now()
+    machine0 = machineTicks(); cpu0 = processCpuMs(ingress.pid ?? 0); main0 = processCpuMs(ingress.pid ?? 0, ingress.pid); broker0 = brokerCpuMs(); started = performance.now()
   }
   const ingressMax = await runLoad({ url: ingressUrl, path, requests, connections: CONNECTIONS, durationSec: SECONDS, onStart })
   const elapsedMs = performance.now() - started
-  const ingressCpu = cpuMs(ingress.pid ?? 0) - cpu0
-  const ingressMainCpu = cpuMs(ingress.pid ?? 0, String(ingress.pid)) - main0
+  const ingressCpu = processCpuMs(ingress.pid ?? 0) - cpu0
+  const ingressMainCpu = processCpuMs(ingress.pid ?? 0, ingress.pid) - main0
   const broker1 = brokerCpuMs()
   const machine1 = machineTicks()
   const metrics1 = await metricTotals(ingressUrl)
   // BENCH_PACED_RATE: the open-loop run at a fixed rate instead (to compare latency across changes of the maximum).
   const halfRate = process.env.BENCH_PACED_RATE !== undefined ? Number(process.env.BENCH_PACED_RATE) : Math.max(1, Math.round(ingressMax.requestsPerSec / 2))
-  const cpuHalf0 = cpuMs(ingress.pid ?? 0)
+  const cpuHalf0 = processCpuMs(ingress.pid ?? 0)
   const brokerHalf0 = brokerCpuMs()
   const ingressHalf = await runPaced({ url: ingressUrl, path, requests, rate: halfRate, durationSec: SECONDS })
-  const ingressCpuHalf = cpuMs(ingress.pid ?? 0) - cpuHalf0
+  const ingressCpuHalf = processCpuMs(ingress.pid ?? 0) - cpuHalf0
   const brokerHalf1 = brokerCpuMs()
   const metrics2 = await metricTotals(ingressUrl)
   const rss = peakRssMiB(ingress.pid ?? 0)
@@ -271,7 +259,7 @@ try {
   const perWebhook = (a: number, b: number, r: LoadResult): string => fmt(1000 * (b - a) / r.total)
   say(`kafka broker CPU per webhook: ${perWebhook(broker0.all, broker1.all, ingressMax)} us, of which JIT compiler threads ${perWebhook(broker0.jit, broker1.jit, ingressMax)} us (at half load ${perWebhook(brokerHalf0.all, brokerHalf1.all, ingressHalf)} / ${perWebhook(brokerHalf0.jit, brokerHalf1.jit, ingressHalf)} us)`)
   say(`ingress main thread during max: ${fmt(100 * ingressMainCpu / elapsedMs, 1)} % busy, ${fmt(1000 * ingressMainCpu / ingressMax.total)} us per webhook (its other threads, GC helpers mostly: ${fmt(1000 * (ingressCpu - ingressMainCpu) / ingressMax.total)} us)`)
-  say(`machine idle during ingress (max): ${fmt(100 * (machine1.idle - machine0.idle) / (machine1.total - machine0.total), 1)} % of ${availableParallelism()} cores`)
+  say(`machine idle during ingress (max): ${fmt(100 * (machine1.idle - machine0.idle) / (machine1.busy + machine1.idle - machine0.busy - machine0.idle), 1)} % of ${availableParallelism()} cores`)
   say(`ingress producer at max: ${batchLine(metrics0, metrics1, SECONDS)}`)
   say(`ingress producer at half load: ${batchLine(metrics1, metrics2, SECONDS)}`)
   say(`ingress 2xx answers: ${answered200}`)

@@ -321,18 +321,22 @@ export class Simulator implements SimulatorControl {
 
   sends (filter: SendsFilter = {}): SendsReport {
     const since = filter.since ?? 0
-    const keep = <T extends { seq: number, phoneNumberId: string }>(r: T): boolean =>
-      r.seq > since && (filter.phoneNumberId === undefined || r.phoneNumberId === filter.phoneNumberId)
+    const pnid = filter.phoneNumberId
+    // Records are kept in `seq` order: a poll with `since` reads only what came after it.
+    const pick = <T extends { seq: number, phoneNumberId: string }>(records: readonly T[]): T[] => {
+      const newer = records.slice(firstAfter(records, since))
+      return pnid === undefined ? newer : newer.filter((r) => r.phoneNumberId === pnid)
+    }
     const strip = <T extends { body?: unknown }>(r: T): T => {
-      if (filter.withoutBodies !== true) return r
       const { body: _body, ...rest } = r
       return rest as T
     }
+    const bodies = filter.withoutBodies !== true
     return {
-      accepted: this.#accepted.filter(keep).map(strip),
-      rejected: this.#rejected.filter(keep).map(strip),
-      inbound: this.#usage.filter(keep),
-      reads: this.#reads.filter(keep),
+      accepted: bodies ? pick(this.#accepted) : pick(this.#accepted).map(strip),
+      rejected: bodies ? pick(this.#rejected) : pick(this.#rejected).map(strip),
+      inbound: pick(this.#usage),
+      reads: pick(this.#reads),
       lastSeq: this.#seq
     }
   }
@@ -957,6 +961,19 @@ export class Simulator implements SimulatorControl {
   }
 }
 
+/** Index of the first record with `seq` above `since` in records kept in `seq` order. */
+function firstAfter (records: ReadonlyArray<{ seq: number }>, since: number): number {
+  let lo = 0
+  let hi = records.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    // Written as "not after" so a NaN `since` keeps nothing, as a scan comparing `seq > since` does.
+    if (!((records[mid] as { seq: number }).seq > since)) lo = mid + 1
+    else hi = mid
+  }
+  return lo
+}
+
 /** Marker the Graph JSON parser hands over for a body that is not JSON. */
 export const INVALID_JSON: unique symbol = Symbol('invalid json')
 
@@ -1001,17 +1018,27 @@ let wamidSeq = 0
 /** Random bytes for wamids, drawn 4 KiB at a time (one small randomBytes call per send is a costly syscall). */
 let randomPool = Buffer.alloc(0)
 let randomAt = 0
-function randomSlice (n: number): Buffer {
-  if (randomAt + n > randomPool.length) { randomPool = randomBytes(4096); randomAt = 0 }
-  randomAt += n
-  return randomPool.subarray(randomAt - n, randomAt)
-}
+/** Bytes around the recipient in a wamid's payload. */
+const WAMID_HEAD = [0x1c, 0x18]
+const WAMID_MIDDLE = [0x15, 0x02, 0x00, 0x11, 0x18, 0x12]
 
 /**
  * A new wamid shaped like Meta's: `wamid.` + standard base64 (which can contain `+`, `/` and `=`,
- * so receivers meet `\/` in webhook bytes).
+ * so receivers meet `\/` in webhook bytes). The payload is `1c 18 <length> <wa_id> 15 02 00 11 18
+ * 12`, 9 random bytes and a sequence number in ASCII digits, written into one buffer.
  */
 export function newWamid (waId: string): string {
-  const payload = Buffer.concat([Buffer.from([0x1c, 0x18, waId.length]), Buffer.from(waId), Buffer.from([0x15, 0x02, 0x00, 0x11, 0x18, 0x12]), randomSlice(9), Buffer.from(String(++wamidSeq))])
+  const seq = String(++wamidSeq)
+  const payload = Buffer.allocUnsafe(3 + Buffer.byteLength(waId) + WAMID_MIDDLE.length + 9 + seq.length)
+  if (randomAt + 9 > randomPool.length) { randomPool = randomBytes(4096); randomAt = 0 }
+  let at = 0
+  payload[at++] = WAMID_HEAD[0] as number
+  payload[at++] = WAMID_HEAD[1] as number
+  payload[at++] = waId.length & 0xff
+  at += payload.write(waId, at)
+  for (const b of WAMID_MIDDLE) payload[at++] = b
+  at += randomPool.copy(payload, at, randomAt, randomAt + 9)
+  randomAt += 9
+  payload.write(seq, at, 'latin1')
   return 'wamid.' + payload.toString('base64')
 }

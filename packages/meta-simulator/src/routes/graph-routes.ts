@@ -37,9 +37,11 @@ export const graphRoutes: FastifyPluginAsync<GraphRoutesOptions> = async (app, {
     return await reply.code(e.status).send(e.body)
   })
 
-  // `/_sim/<unknown>` also matches `/:version/:id`; leave it to the not-found handler.
-  app.addHook('preHandler', async (request, reply) => {
-    if (request.url.startsWith('/_sim/')) { reply.callNotFound(); return await reply }
+  // `/_sim/<unknown>` also matches `/:version/:id`; leave it to the not-found handler. (A
+  // callback hook: it runs on every send, and an async one costs a promise each time.)
+  app.addHook('preHandler', (request, reply, done) => {
+    if (request.url.startsWith('/_sim/')) { reply.callNotFound(); return }
+    done()
   })
 
   const versionOk = (request: FastifyRequest<{ Params: NodeParams }>): boolean => VERSION.test(request.params.version)

@@ -7,7 +7,12 @@
  *    the highest count in any one-second window at the simulator / limit, 130429s received.
  *    Totals: sends/s, sends per CPU-second of the worker process, its peak RSS, the Postgres
  *    statements it issued per send, the mean claim and Cloud API call times, and the CPU of the
- *    machine's processes meanwhile (worker, this process's simulator, Postgres, the broker).
+ *    machine's processes meanwhile (worker, this process's simulator, Postgres, the broker), and
+ *    the broker's by thread kind (JIT compilers, G1, request threads, the rest). Before the
+ *    backlog is accepted, the broker is warmed up for 30 s (BENCH_BROKER_WARMUP_SECONDS; see
+ *    there why: a fresh JVM's compiling is not the sender's cost, and it was half the broker's
+ *    CPU per send). BENCH_KAFKA_REQUESTS=1 also prints the worker's Kafka requests per second by
+ *    client and API, and the records per produce request (kafka-requests.ts).
  * 2. Neighbour: unloaded 80-MPS numbers get a trickle of messages (6,400 per case by default);
  *    p99 queueing delay (202 → arrival at Meta) alone, then with a 10,000-message backlog on a
  *    5-MPS neighbour in the same (single) partition. Ratio of the two.
@@ -30,13 +35,14 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
+import { createBusConsumer, createBusProducer, createKafka, createTopicRegistry, ensureTopics } from '@coexist/bus'
 import { createApiKey, createDb, createPhoneNumber, createTenant, createTokenCipher, sql, upsertWaba } from '@coexist/db'
 import { createLogger } from '@coexist/logger'
 import { maxCountInWindow, startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
 import { imageRuntime } from '../../../../scripts/lib/image-runtime.ts'
-import { cpuByRole, cpuSnapshot } from '../../../../scripts/lib/machine-cpu.ts'
+import { BROKER_JIT_THREADS, cpuByRole, cpuSnapshot, threadsCpuSeconds } from '../../../../scripts/lib/machine-cpu.ts'
 import { acceptBatch } from './accept-batch.ts'
+import type { KafkaRequestCounts } from './kafka-requests.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const NEIGHBOUR_BACKLOG = Number(process.env.BENCH_NEIGHBOUR_BACKLOG ?? 10_000)
@@ -59,6 +65,32 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5)
 /** `mixed`, `neighbour` or both (default). */
 const PHASES = (process.env.BENCH_PHASES ?? 'mixed,neighbour').split(',')
 /** Numbers per limit class; BENCH_CLASSES="5:450,20:40,80:9,1000:1" (the default) overrides it. */
+/**
+ * BENCH_KAFKA_REQUESTS=1: the worker's Kafka requests while it sends, by client and API, per
+ * second (kafka-requests.ts, preloaded into the worker), and the records per Produce request.
+ */
+const KAFKA_REQUESTS = process.env.BENCH_KAFKA_REQUESTS === '1'
+const KAFKA_REQUESTS_FILE = `/tmp/outbound-bench-kafka-requests-${process.pid}.json`
+/** The broker's process (scripts/bench.ts starts it): its threads' CPU is printed by kind. */
+const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
+/**
+ * Seconds of Kafka load before the mixed run (BENCH_BROKER_WARMUP_SECONDS; 0: none). The bench's
+ * broker is a fresh JVM, which spends its first minute or so compiling Kafka's hot paths (C1/C2
+ * threads on the same two cores); a production broker did that long ago. Without a warm-up the
+ * JIT threads took 52.6 % of the broker's CPU during the worker's run (42 of 80 µs per send,
+ * 2026-12-07), after the accept phase's 15 s of produce requests, and 44.6 % after 30 s of
+ * results at the worker's rate (2,400 a second in 26 produce requests of ~90): HotSpot compiles a
+ * method once it has run some 10,000 times, and at the worker's ~30 requests a second the
+ * per-request paths take minutes to get there. So the warm-up makes many small requests: four
+ * bus producers publish results one record (one produce request) at a time, and a bus consumer
+ * reads them back (fetches, offset commits, heartbeats), on topics of its own. With it (2 runs)
+ * the JIT threads took 36.9–40.0 % of the broker's CPU during the worker's run (16–23 µs per send),
+ * without it 49.4–52.6 % (42–45 µs): the rest of the compiling takes longer than is worth waiting.
+ */
+const BROKER_WARMUP_SECONDS = Number(process.env.BENCH_BROKER_WARMUP_SECONDS ?? 30)
+/** The broker's threads by kind (Linux thread names, 15 characters): G1's, and Kafka's request handlers and network threads. */
+const BROKER_GC_THREADS = /^(GC Thread|G1 )/
+const BROKER_REQUEST_THREADS = /^data-plane-kafk/
 const CLASSES = (process.env.BENCH_CLASSES ?? '5:450,20:40,80:9,1000:1').split(',').map((c) => {
   const [mps, numbers] = c.split(':').map(Number)
   return { mps: mps as number, numbers: numbers as number }
@@ -114,7 +146,9 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
   // 256 MB container (Node sizes it from the machine's memory otherwise), few malloc arenas.
   const image = imageRuntime('outbound-sender')
   const heap = process.env.BENCH_NODE_ARGS === undefined ? image.nodeArgs : process.env.BENCH_NODE_ARGS.split(' ').filter((a) => a !== '')
-  const proc = spawn(process.execPath, [...heap, ...prof, main], {
+  const counting = KAFKA_REQUESTS && roles === 'worker'
+  const preload = counting ? ['--import', fileURLToPath(new URL('./kafka-requests.ts', import.meta.url))] : []
+  const proc = spawn(process.execPath, [...heap, ...prof, ...preload, main], {
     env: {
       ...process.env,
       PORT: String(port),
@@ -130,6 +164,7 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
       MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? image.env.MALLOC_ARENA_MAX ?? '2',
       ...(process.env.BENCH_TRACE_WARNINGS === '1' ? { NODE_OPTIONS: '--trace-warnings' } : {}),
       OUTBOUND_ROLES: roles,
+      ...(counting ? { BENCH_KAFKA_REQUESTS_FILE: KAFKA_REQUESTS_FILE } : {}),
       OUTBOUND_GROUP_ID: `bench-${prefix}`,
       // Only our own sends: no inbound traffic in this run.
       OUTBOUND_COUNT_INBOUND: 'false',
@@ -170,6 +205,19 @@ function procStats (pid: number): { cpuSeconds: number, peakRssMb: number, rssMb
   return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 }
 }
 
+/** The worker's Kafka request counts so far (BENCH_KAFKA_REQUESTS=1; see kafka-requests.ts). */
+async function kafkaRequests (proc: ChildProcess, seen: number): Promise<KafkaRequestCounts> {
+  proc.kill('SIGUSR2')
+  for (let i = 0; i < 100; i++) {
+    await sleep(50)
+    try {
+      const c = JSON.parse(readFileSync(KAFKA_REQUESTS_FILE, 'utf8')) as KafkaRequestCounts
+      if (c.seq > seen) return c
+    } catch { /* not written yet */ }
+  }
+  throw new Error('the worker wrote no Kafka request counts')
+}
+
 /** A quantile (upper bucket bound, ms) of a Prometheus histogram in exposition text. */
 function histogramQuantile (text: string, name: string, q: number): string {
   const buckets = [...text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)`, 'gm'))].map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])] as const)
@@ -198,6 +246,40 @@ async function enqueue (svc: Service, phoneNumberId: string, count: number, offs
   }
 }
 
+// ---- 0. broker warm-up -------------------------------------------------------------------------
+
+/** BROKER_WARMUP_SECONDS of single-record produce requests and their fetches (see BROKER_WARMUP_SECONDS). */
+async function warmUpBroker (): Promise<void> {
+  if (BROKER_WARMUP_SECONDS <= 0) { console.log('broker warm-up: none (BENCH_BROKER_WARMUP_SECONDS=0)'); return }
+  const jit0 = threadsCpuSeconds(brokerPid, BROKER_JIT_THREADS)
+  const prefix = `benchwarm${randomBytes(3).toString('hex')}.`
+  const kafka = createKafka({ brokers: brokers.split(','), clientId: 'outbound-bench-warmup', logger })
+  const registry = createTopicRegistry({ prefix })
+  const admin = kafka.admin()
+  await admin.connect()
+  await ensureTopics(admin, registry, { only: [registry.topic('outbound.results')] })
+  await admin.disconnect()
+  const producers = Array.from({ length: 4 }, () => createBusProducer({ kafka, registry, logger, lingerMs: 0 }))
+  let read = 0
+  const consumer = createBusConsumer({ kafka, registry, producer: producers[0]!, logger, groupId: `${prefix}warmup`, handlers: { 'outbound.results': { ordering: 'none', maxConcurrency: 10_000, handle: () => { read++ } } } })
+  await consumer.start()
+  const started = performance.now()
+  let published = 0
+  await Promise.all(producers.map(async (producer) => {
+    while (performance.now() - started < BROKER_WARMUP_SECONDS * 1000) {
+      const n = published++
+      const phoneNumberId = `62${String(8_000_000_000_000 + n % 500)}`
+      await producer.publish('outbound.results', { key: phoneNumberId, value: { requestId: `warm-${n}`, tenantId: tenant.id, phoneNumberId, wamid: `wamid.warm${n}`, attempts: 1 } })
+    }
+  }))
+  // `read` moves in the consumer's handler meanwhile.
+  // eslint-disable-next-line no-unmodified-loop-condition
+  while (read < published && performance.now() - started < (BROKER_WARMUP_SECONDS + 60) * 1000) await sleep(100)
+  await consumer.stop()
+  await Promise.all(producers.map((p) => p.disconnect()))
+  console.log(`broker warm-up: ${published} results published one per produce request and read back in ${((performance.now() - started) / 1000).toFixed(1)} s on topics ${prefix}* (not counted; broker JIT compiler threads meanwhile ${(threadsCpuSeconds(brokerPid, BROKER_JIT_THREADS) - jit0).toFixed(1)} CPU-s; BENCH_BROKER_WARMUP_SECONDS=0 skips it)`)
+}
+
 // ---- 1. mixed run ---------------------------------------------------------------------------
 
 async function mixedRun (): Promise<void> {
@@ -206,6 +288,7 @@ async function mixedRun (): Promise<void> {
   for (const c of CLASSES) for (let i = 0; i < c.numbers; i++) numbers.push({ id: await addNumber(c.mps), mps: c.mps, backlog: c.mps * SECONDS })
   const total = numbers.reduce((s, n) => s + n.backlog, 0)
 
+  await warmUpBroker()
   const prefix1 = `bench${randomBytes(3).toString('hex')}.`
   const api = await startService(prefix1, 'api')
   let t0 = performance.now()
@@ -232,12 +315,8 @@ async function mixedRun (): Promise<void> {
     const m = new Map<string, number>()
     const d = await sql<{ x: string, u: string, r: string }>`SELECT xact_commit + xact_rollback AS x, tup_updated AS u, tup_returned AS r FROM pg_stat_database WHERE datname = current_database()`.execute(db)
     m.set('transactions', Number(d.rows[0]?.x ?? 0)); m.set('rows updated', Number(d.rows[0]?.u ?? 0)); m.set('rows returned', Number(d.rows[0]?.r ?? 0))
-    const t = await sql<{ n: string, s: string, r: string, u: string, h: string }>`SELECT relname AS n, seq_scan AS s, seq_tup_read AS r, n_tup_upd AS u, n_tup_hot_upd AS h FROM pg_stat_user_tables`.execute(db)
-    for (const row of t.rows) {
-      m.set(`${row.n} seq scans`, Number(row.s)); m.set(`${row.n} seq rows read`, Number(row.r))
-      // Updates, and those that were HOT (no index entry written: no indexed column changed, room on the page).
-      m.set(`${row.n} rows updated`, Number(row.u)); m.set(`${row.n} HOT updates`, Number(row.h))
-    }
+    const t = await sql<{ n: string, s: string, r: string }>`SELECT relname AS n, seq_scan AS s, seq_tup_read AS r FROM pg_stat_user_tables`.execute(db)
+    for (const row of t.rows) { m.set(`${row.n} seq scans`, Number(row.s)); m.set(`${row.n} seq rows read`, Number(row.r)) }
     const i = await sql<{ n: string, s: string, r: string }>`SELECT indexrelname AS n, idx_scan AS s, idx_tup_read AS r FROM pg_stat_user_indexes`.execute(db)
     for (const row of i.rows) { m.set(`${row.n} scans`, Number(row.s)); m.set(`${row.n} entries read`, Number(row.r)) }
     return m
@@ -250,8 +329,10 @@ async function mixedRun (): Promise<void> {
     await sql.raw(`ALTER DATABASE "${name}" SET auto_explain.log_analyze = on`).execute(db)
   }
   const worker = await startService(prefix1, 'worker')
+  const requests0 = KAFKA_REQUESTS ? await kafkaRequests(worker.proc, 0) : undefined
   const cpu0 = procStats(worker.proc.pid as number).cpuSeconds
   const machine0 = cpuSnapshot()
+  const broker0 = [BROKER_JIT_THREADS, BROKER_GC_THREADS, BROKER_REQUEST_THREADS].map((re) => threadsCpuSeconds(brokerPid, re))
   const simCpu0 = process.cpuUsage()
   let peakRss = 0
   t0 = performance.now()
@@ -287,6 +368,8 @@ async function mixedRun (): Promise<void> {
   const cpu1 = procStats(worker.proc.pid as number)
   const machine1 = cpuSnapshot()
   const machine1Ms = performance.now()
+  const broker1 = [BROKER_JIT_THREADS, BROKER_GC_THREADS, BROKER_REQUEST_THREADS].map((re) => threadsCpuSeconds(brokerPid, re))
+  const requests1 = requests0 === undefined ? undefined : await kafkaRequests(worker.proc, requests0.seq)
   const simCpu = process.cpuUsage(simCpu0)
   peakRss = Math.max(peakRss, cpu1.peakRssMb)
   await worker.stop()
@@ -349,6 +432,22 @@ async function mixedRun (): Promise<void> {
     const seconds = (machine1Ms - t0) / 1000
     const perSend = (k: string): number => Math.round((byWhat.get(k) ?? 0) * 1e6 / Math.max(1, report.accepted.length))
     console.log(`machine CPU while sending, cores: ${['worker', 'simulator', 'Postgres', 'Kafka', 'other'].map((k) => `${k} ${((byWhat.get(k) ?? 0) / seconds).toFixed(2)}`).join(', ')}; µs per send: ${['worker', 'simulator', 'Postgres', 'Kafka'].map((k) => `${k} ${perSend(k)}`).join(', ')}`)
+    // A fresh broker JVM compiles Kafka's hot paths for its first minute or so (C1/C2 threads):
+    // a long-running broker has done that long ago, so this part is not the sender's cost.
+    const [jit, gc, req] = broker1.map((x, i) => x - broker0[i]!) as [number, number, number]
+    if (Number.isFinite(jit)) {
+      const all = byWhat.get('Kafka') ?? 0
+      const part = (x: number): string => `${x.toFixed(1)} CPU-s, ${Math.round(x * 1e6 / Math.max(1, report.accepted.length))} µs per send, ${pct(x / Math.max(1e-9, all))}`
+      console.log(`Kafka broker while sending: JIT compiler threads ${part(jit)}; G1 GC threads ${part(gc)}; request handler and network threads ${part(req)}; its other threads ${part(all - jit - gc - req)}`)
+    }
+    if (requests0 !== undefined && requests1 !== undefined) {
+      const rows = Object.entries(requests1.requests).map(([k, n]) => [k, n - (requests0.requests[k] ?? 0)] as const).filter(([, n]) => n > 0).sort((a, b) => b[1] - a[1])
+      const all = rows.reduce((s, [, n]) => s + n, 0)
+      console.log(`worker Kafka requests while sending: ${all} (${(all / seconds).toFixed(0)}/s, ${(all / Math.max(1, report.accepted.length)).toFixed(3)} per send): ${rows.map(([k, n]) => `${k} ${n} (${(n / seconds).toFixed(1)}/s)`).join(', ')}`)
+      const batches = requests1.batches - requests0.batches
+      const records = requests1.records - requests0.records
+      console.log(`worker producer batches while sending: ${batches} (${(batches / seconds).toFixed(1)}/s) of ${(records / Math.max(1, batches)).toFixed(1)} records on average`)
+    }
   }
   console.log(`other rejections ${report.rejected.filter((r) => r.code !== 130429).length}`)
 }

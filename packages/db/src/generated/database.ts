@@ -393,6 +393,12 @@ export interface OutboundMessages {
   wamid: string | null;
 }
 
+export interface OutboundOpen {
+  id: string;
+  phone_number_id: string;
+  seq: Int8;
+}
+
 export interface OutboundParked {
   parked_at: Generated<Timestamp>;
   partition: number;
@@ -423,6 +429,11 @@ export interface OutboundTenantBalances {
   state: string;
   tenant_id: string;
   updated_at: Generated<Timestamp>;
+}
+
+export interface OutboundWamids {
+  message_id: string;
+  wamid: string;
 }
 
 export interface PhoneNumbers {
@@ -504,10 +515,12 @@ export interface DB {
   number_lifecycle: NumberLifecycle;
   onboardings: Onboardings;
   outbound_messages: OutboundMessages;
+  outbound_open: OutboundOpen;
   outbound_parked: OutboundParked;
   outbound_requests: OutboundRequests;
   outbound_service_windows: OutboundServiceWindows;
   outbound_tenant_balances: OutboundTenantBalances;
+  outbound_wamids: OutboundWamids;
   phone_numbers: PhoneNumbers;
   sync_requests: SyncRequests;
   tenants: Tenants;

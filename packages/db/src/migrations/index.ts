@@ -6,6 +6,7 @@ import * as m0201 from './0201-outbound-read-receipts.ts'
 import * as m0202 from './0202-outbound-parked.ts'
 import * as m0203 from './0203-outbound-seq.ts'
 import * as m0204 from './0204-outbound-finished-by.ts'
+import * as m0205 from './0205-outbound-hot-updates.ts'
 import * as m0301 from './0301-billing.ts'
 
 /**
@@ -20,5 +21,6 @@ export const MIGRATIONS: Record<string, Migration> = {
   '0202-outbound-parked': m0202,
   '0203-outbound-seq': m0203,
   '0204-outbound-finished-by': m0204,
+  '0205-outbound-hot-updates': m0205,
   '0301-billing': m0301
 }

@@ -2,6 +2,12 @@
  * outbound_messages: the request rows and their state machine
  * (accepted → sending → sent | failed | unknown | dead_lettered; sending → accepted between retries).
  * Every transition is a conditional UPDATE, so two processes can never both act on one attempt.
+ *
+ * No index of outbound_messages covers `state` or `wamid`, so the claim and the outcome are HOT
+ * updates (migration 0205). Two side tables serve the lookups instead, kept by the statement that
+ * changes the row: `outbound_open` (the accepted and sending requests of each number, by `seq`:
+ * a statement moving a row out of those states deletes it there, one moving it back inserts it)
+ * and `outbound_wamids` (wamid → request, written with the outcome that stores the wamid).
  */
 import { sql, type DbExecutor, type Selectable } from '@coexist/db'
 import type { Database } from '@coexist/db'
@@ -44,7 +50,7 @@ export async function findByIdempotencyKeys (db: DbExecutor, tenantId: string, k
  */
 export async function insertAccepted (db: DbExecutor, rows: readonly NewMessageRow[]): Promise<Set<string>> {
   if (rows.length === 0) return new Set()
-  const inserted = await db.insertInto('outbound_messages')
+  const inserted = await db.with('ins', (qb) => qb.insertInto('outbound_messages')
     .values(rows.map((r) => ({
       id: r.id,
       tenant_id: r.tenantId,
@@ -59,7 +65,11 @@ export async function insertAccepted (db: DbExecutor, rows: readonly NewMessageR
       body: JSON.stringify(r.body),
       accepted_at: r.acceptedAt
     })))
-    .onConflict((oc) => oc.columns(['tenant_id', 'idempotency_key']).doNothing())
+    // The target names the partial unique index (keys present only) by its columns and predicate.
+    .onConflict((oc) => oc.columns(['tenant_id', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+    .returning(['phone_number_id', 'seq', 'id']))
+    .insertInto('outbound_open').columns(['phone_number_id', 'seq', 'id'])
+    .expression((eb) => eb.selectFrom('ins').select(['phone_number_id', 'seq', 'id']))
     .returning('id')
     .execute()
   return new Set(inserted.map((r) => r.id))
@@ -78,18 +88,22 @@ export async function markPublished (db: DbExecutor, ids: readonly string[]): Pr
  */
 export async function markNotAccepted (db: DbExecutor, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return
-  await db.updateTable('outbound_messages')
-    .set({ state: 'failed', error_code: 'OUT_NOT_ACCEPTED', error_message: 'never acknowledged by Kafka', completed_at: sql`now()`, updated_at: sql`now()` })
-    .where('id', 'in', [...ids]).where('state', '=', 'accepted').where('published_at', 'is', null).execute()
+  await sql`WITH u AS (
+      UPDATE outbound_messages SET state = 'failed', error_code = 'OUT_NOT_ACCEPTED', error_message = 'never acknowledged by Kafka',
+        completed_at = now(), updated_at = now()
+      WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND state = 'accepted' AND published_at IS NULL
+      RETURNING phone_number_id, seq)
+    DELETE FROM outbound_open o USING u WHERE o.phone_number_id = u.phone_number_id AND o.seq = u.seq`.execute(db)
 }
 
 /** Makes never-acknowledged requests acceptable again (a retry with the same Idempotency-Key). */
 export async function reviveNotAccepted (db: DbExecutor, ids: readonly string[]): Promise<void> {
   if (ids.length === 0) return
-  await db.updateTable('outbound_messages')
-    .set({ state: 'accepted', error_code: null, error_message: null, completed_at: null, updated_at: sql`now()` })
-    .where('id', 'in', [...ids]).where('state', '=', 'failed').where('error_code', '=', 'OUT_NOT_ACCEPTED').where('published_at', 'is', null)
-    .execute()
+  await sql`WITH u AS (
+      UPDATE outbound_messages SET state = 'accepted', error_code = NULL, error_message = NULL, completed_at = NULL, updated_at = now()
+      WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND state = 'failed' AND error_code = 'OUT_NOT_ACCEPTED' AND published_at IS NULL
+      RETURNING phone_number_id, seq, id)
+    INSERT INTO outbound_open (phone_number_id, seq, id) SELECT phone_number_id, seq, id FROM u ON CONFLICT DO NOTHING`.execute(db)
 }
 
 /** One request of a tenant (another tenant's id is simply not found). */
@@ -123,10 +137,11 @@ export function uuidArray (ids: readonly string[]): string {
  */
 export async function claimForSending (db: DbExecutor, ids: readonly string[]): Promise<Map<string, number>> {
   if (ids.length === 0) return new Map()
-  // `state::text`, not `state`: a plain `state = 'accepted'` lets the planner AND the primary key
-  // with the whole partial index of accepted rows (outbound_messages_accepted_seq_idx), which a
-  // busy backlog fills with dead entries until vacuum: 20–40 ms of Postgres CPU per claim at
-  // 95,000 rows. The cast keeps the lookup on the primary key, whatever the statistics.
+  // `state::text`, not `state`: when a partial index on `state` existed (before migration 0205), a
+  // plain `state = 'accepted'` let the planner AND the primary key with that whole index, which a
+  // busy backlog filled with dead entries until vacuum: 20–40 ms of Postgres CPU per claim at
+  // 95,000 rows. The cast keeps the lookup on the primary key, whatever the indexes. The row stays
+  // in outbound_open (sending is open).
   const rows = await sql<{ id: string, attempts: number }>`
     UPDATE outbound_messages SET state = 'sending', attempts = attempts + 1, sending_at = now(), updated_at = now()
     WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND state::text = 'accepted'
@@ -182,8 +197,10 @@ export async function recordOutcomes (db: DbExecutor, outcomes: readonly Attempt
     meta_error: o.metaError,
     lost: o.commitLost === true
   })))
+  // The outcome, then in the same statement: a request leaving the open states (anything but a
+  // retry, which is `accepted` again) leaves outbound_open; a wamid is filed for status webhooks.
   const rows = await sql<{ id: string }>`
-    UPDATE outbound_messages m SET
+    WITH u AS (UPDATE outbound_messages m SET
       state = v.state::outbound_state,
       wamid = COALESCE(v.wamid, m.wamid),
       error_code = v.error_code,
@@ -199,7 +216,12 @@ export async function recordOutcomes (db: DbExecutor, outcomes: readonly Attempt
     WHERE m.id = v.id AND (
       (NOT v.lost AND m.attempts = v.attempt AND m.state IN ('sending', 'unknown'))
       OR (v.lost AND m.attempts = v.attempt - 1 AND m.state = 'accepted'))
-    RETURNING m.id`.execute(db)
+    RETURNING m.id, m.phone_number_id, m.seq, v.state, v.wamid),
+    d AS (DELETE FROM outbound_open o USING u
+      WHERE u.state <> 'accepted' AND o.phone_number_id = u.phone_number_id AND o.seq = u.seq),
+    w AS (INSERT INTO outbound_wamids (wamid, message_id) SELECT u.wamid, u.id FROM u WHERE u.wamid IS NOT NULL
+      ON CONFLICT DO NOTHING)
+    SELECT id FROM u`.execute(db)
   return new Set(rows.rows.map((r) => r.id))
 }
 
@@ -208,10 +230,14 @@ export async function recordOutcomes (db: DbExecutor, outcomes: readonly Attempt
  * `accepted` straight to a final state, with the reason.
  */
 export async function finishUnsent (db: DbExecutor, id: string, state: 'failed' | 'dead_lettered', errorCode: string, errorMessage: string): Promise<boolean> {
-  const r = await db.updateTable('outbound_messages')
-    .set({ state, error_code: errorCode, error_message: errorMessage, completed_at: sql`now()`, updated_at: sql`now()` })
-    .where('id', '=', id).where('state', '=', 'accepted').executeTakeFirst()
-  return Number(r.numUpdatedRows) > 0
+  const r = await sql<{ id: string }>`WITH u AS (
+      UPDATE outbound_messages SET state = ${state}::outbound_state, error_code = ${errorCode}, error_message = ${errorMessage},
+        completed_at = now(), updated_at = now()
+      WHERE id = ${id}::uuid AND state = 'accepted'
+      RETURNING id, phone_number_id, seq),
+    d AS (DELETE FROM outbound_open o USING u WHERE o.phone_number_id = u.phone_number_id AND o.seq = u.seq)
+    SELECT id FROM u`.execute(db)
+  return r.rows.length > 0
 }
 
 /**
@@ -221,7 +247,8 @@ export async function finishUnsent (db: DbExecutor, id: string, state: 'failed' 
  * moved on meanwhile.
  */
 export async function settleAbandoned (db: DbExecutor, id: string, attempt: number, to: 'unknown' | 'accepted', olderThanMs: number): Promise<boolean> {
-  const r = await sql`
+  // Settled `unknown`, the request leaves outbound_open (back to `accepted`, it stays).
+  const r = await sql<{ id: string }>`WITH u AS (
     UPDATE outbound_messages SET state = ${to}::outbound_state,
       error_code = CASE WHEN ${to} = 'unknown' THEN 'OUT_OUTCOME_UNKNOWN' ELSE error_code END,
       error_message = CASE WHEN ${to} = 'unknown' THEN 'the worker sending it stopped before the outcome was recorded' ELSE error_message END,
@@ -229,14 +256,20 @@ export async function settleAbandoned (db: DbExecutor, id: string, attempt: numb
       finished_by = NULL,
       updated_at = now()
     WHERE id = ${id}::uuid AND state = 'sending' AND attempts = ${attempt}
-      AND sending_at <= now() - make_interval(secs => ${olderThanMs / 1000})`.execute(db)
-  return Number(r.numAffectedRows ?? 0) > 0
+      AND sending_at <= now() - make_interval(secs => ${olderThanMs / 1000})
+    RETURNING id, phone_number_id, seq, state),
+    d AS (DELETE FROM outbound_open o USING u WHERE u.state <> 'accepted' AND o.phone_number_id = u.phone_number_id AND o.seq = u.seq)
+    SELECT id FROM u`.execute(db)
+  return r.rows.length > 0
 }
 
 /** A status webhook for one of our wamids: monotonic (delivered < read; failed is final). */
 export interface DeliveryUpdate { wamid: string, status: 'delivered' | 'read' | 'failed', at: Date, metaError?: StoredMetaError | undefined }
 
-/** Applies status webhooks in one statement; a status never regresses. Returns rows changed. */
+/**
+ * Applies status webhooks in one statement; a status never regresses. Returns rows changed.
+ * Requests are found through outbound_wamids, and only by their current wamid.
+ */
 export async function applyDeliveries (db: DbExecutor, updates: readonly DeliveryUpdate[]): Promise<number> {
   if (updates.length === 0) return 0
   const r = await sql`
@@ -245,7 +278,8 @@ export async function applyDeliveries (db: DbExecutor, updates: readonly Deliver
     FROM (SELECT * FROM unnest(${updates.map((u) => u.wamid)}::text[], ${updates.map((u) => u.status)}::text[],
       ${updates.map((u) => u.at.toISOString())}::timestamptz[], ${updates.map((u) => (u.metaError === undefined ? null : JSON.stringify(u.metaError)))}::text[])
       AS t(wamid, status, at, meta_error)) v
-    WHERE m.wamid = v.wamid
+    JOIN outbound_wamids w ON w.wamid = v.wamid
+    WHERE m.id = w.message_id AND m.wamid = v.wamid
       AND (m.delivery IS NULL OR (m.delivery = 'delivered' AND v.status = 'read'))`.execute(db)
   return Number(r.numAffectedRows ?? 0)
 }

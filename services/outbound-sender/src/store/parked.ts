@@ -1,7 +1,8 @@
 /**
  * outbound_parked: numbers whose backlog waits in Postgres rather than in the worker's memory.
  * The records of parked requests are finished (committed) at once; the rows in outbound_messages
- * are the queue, read back in acceptance order as the number's lane drains.
+ * are the queue, read back in acceptance order as the number's lane drains, through outbound_open
+ * (each number's accepted and sending requests by `seq`; see store/messages.ts).
  */
 import { create } from '@bufbuild/protobuf'
 import { OutboundRequestSchema, RecipientType, type OutboundRequest } from '@coexist/contracts'
@@ -48,24 +49,27 @@ export interface LoadJob { phoneNumberId: string, afterSeq: number, limit: numbe
 export interface LoadedRequest { request: OutboundRequest, seq: number, json: string }
 
 /**
- * Accepted requests of several numbers in one statement: for each job, the next `limit` after
- * `afterSeq` in acceptance order (the fast path of parked lanes; see {@link loadAccepted} for the
- * complete scan). One list per job, in order.
+ * Accepted requests of several numbers in one statement: for each job, those among the next
+ * `limit` open requests after `afterSeq` in acceptance order (the fast path of parked lanes; a
+ * request already `sending` there makes the list short, and the lane falls back on
+ * {@link loadAccepted}, the complete scan). One list per job, in order.
+ *
+ * The limit applies to outbound_open alone, before the join: however the planner walks the
+ * number's entries (in index order, or all of them then sorted, which it picks when it expects
+ * few), it looks up at most `limit` rows of outbound_messages per job.
  */
 export async function loadAcceptedAfter (db: DbExecutor, jobs: readonly LoadJob[]): Promise<LoadedRequest[][]> {
   if (jobs.length === 0) return []
   const rows = await sql<RequestRow & { i: number, seq: number }>`
     SELECT l.i::int AS i, m.id, m.tenant_id, m.recipient, m.recipient_type, m.idempotency_key, m.body::text AS body, m.is_template,
-      m.category_hint, m.accepted_at, m.seq
+      m.category_hint, m.accepted_at, o.seq
     FROM unnest(${jobs.map((j) => j.phoneNumberId)}::text[], ${jobs.map((j) => j.afterSeq)}::bigint[], ${jobs.map((j) => j.limit)}::int[])
       WITH ORDINALITY AS l(num, after, lim, i)
     CROSS JOIN LATERAL (
-      SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body, is_template, category_hint, accepted_at, seq
-      FROM outbound_messages
-      WHERE phone_number_id = l.num AND state = 'accepted' AND seq > l.after
-      ORDER BY seq
-      LIMIT l.lim) m
-    ORDER BY l.i, m.seq`.execute(db)
+      SELECT o.id, o.seq FROM outbound_open o WHERE o.phone_number_id = l.num AND o.seq > l.after ORDER BY o.seq LIMIT l.lim) o
+    JOIN outbound_messages m ON m.id = o.id
+    WHERE m.state = 'accepted'
+    ORDER BY l.i, o.seq`.execute(db)
   const out: LoadedRequest[][] = jobs.map(() => [])
   for (const r of rows.rows) out[Number(r.i) - 1]?.push({ request: toRequest(jobs[Number(r.i) - 1]?.phoneNumberId as string, r), seq: Number(r.seq), json: r.body })
   return out
@@ -103,25 +107,20 @@ function toRequest (phoneNumberId: string, r: RequestRow): OutboundRequest {
 }
 
 /**
- * The complete scan of a parked number: the next `limit` requests to work on, leaving out those
- * already held: first any left `sending` by a worker that stopped (their Kafka records are committed, so only Postgres
- * brings them back to be settled by policy), then accepted ones in acceptance order. As request
- * records (the shape the requests topic carries).
+ * The complete scan of a parked number: the next `limit` open requests in acceptance order,
+ * leaving out those already held: accepted ones, and any left `sending` by a worker that stopped
+ * (their Kafka records are committed, so only Postgres brings them back to be settled by policy).
+ * As request records (the shape the requests topic carries). The limit applies to outbound_open
+ * before the join, as in {@link loadAcceptedAfter}.
  */
 export async function loadAccepted (db: DbExecutor, phoneNumberId: string, heldIds: readonly string[], limit: number): Promise<LoadedRequest[]> {
   if (limit <= 0) return []
   const held = [...heldIds]
   const rows = await sql<RequestRow & { seq: number }>`
-    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body::text AS body, is_template, category_hint, accepted_at, seq
-      FROM outbound_messages
-      WHERE phone_number_id = ${phoneNumberId} AND state = 'sending' AND id <> ALL(${held}::uuid[])
-      LIMIT ${limit})
-    UNION ALL
-    (SELECT id, tenant_id, recipient, recipient_type, idempotency_key, body::text AS body, is_template, category_hint, accepted_at, seq
-      FROM outbound_messages
-      WHERE phone_number_id = ${phoneNumberId} AND state = 'accepted' AND id <> ALL(${held}::uuid[])
-      ORDER BY seq
-      LIMIT ${limit})
-    LIMIT ${limit}`.execute(db)
+    SELECT m.id, m.tenant_id, m.recipient, m.recipient_type, m.idempotency_key, m.body::text AS body, m.is_template, m.category_hint, m.accepted_at, o.seq
+    FROM (SELECT id, seq FROM outbound_open WHERE phone_number_id = ${phoneNumberId} AND id <> ALL(${held}::uuid[]) ORDER BY seq LIMIT ${limit}) o
+    JOIN outbound_messages m ON m.id = o.id
+    WHERE m.state IN ('accepted', 'sending')
+    ORDER BY o.seq`.execute(db)
   return rows.rows.map((r) => ({ request: toRequest(phoneNumberId, r), seq: Number(r.seq), json: r.body }))
 }

@@ -315,8 +315,12 @@ async function mixedRun (): Promise<void> {
     const m = new Map<string, number>()
     const d = await sql<{ x: string, u: string, r: string }>`SELECT xact_commit + xact_rollback AS x, tup_updated AS u, tup_returned AS r FROM pg_stat_database WHERE datname = current_database()`.execute(db)
     m.set('transactions', Number(d.rows[0]?.x ?? 0)); m.set('rows updated', Number(d.rows[0]?.u ?? 0)); m.set('rows returned', Number(d.rows[0]?.r ?? 0))
-    const t = await sql<{ n: string, s: string, r: string }>`SELECT relname AS n, seq_scan AS s, seq_tup_read AS r FROM pg_stat_user_tables`.execute(db)
-    for (const row of t.rows) { m.set(`${row.n} seq scans`, Number(row.s)); m.set(`${row.n} seq rows read`, Number(row.r)) }
+    const t = await sql<{ n: string, s: string, r: string, u: string, h: string }>`SELECT relname AS n, seq_scan AS s, seq_tup_read AS r, n_tup_upd AS u, n_tup_hot_upd AS h FROM pg_stat_user_tables`.execute(db)
+    for (const row of t.rows) {
+      m.set(`${row.n} seq scans`, Number(row.s)); m.set(`${row.n} seq rows read`, Number(row.r))
+      // Updates, and those that were HOT (no index entry written: no indexed column changed, room on the page).
+      m.set(`${row.n} rows updated`, Number(row.u)); m.set(`${row.n} HOT updates`, Number(row.h))
+    }
     const i = await sql<{ n: string, s: string, r: string }>`SELECT indexrelname AS n, idx_scan AS s, idx_tup_read AS r FROM pg_stat_user_indexes`.execute(db)
     for (const row of i.rows) { m.set(`${row.n} scans`, Number(row.s)); m.set(`${row.n} entries read`, Number(row.r)) }
     return m

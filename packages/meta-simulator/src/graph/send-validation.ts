@@ -46,40 +46,9 @@ function answerFor (issues: readonly z.core.$ZodIssue[]): GraphErrorAnswer {
 
 const notAnObject = (body: unknown): boolean => body === null || typeof body !== 'object' || Array.isArray(body)
 
-const isObject = (v: unknown): v is Record<string, unknown> => !notAnObject(v)
-const TEMPLATE_NAME = /^[a-z0-9_]{1,512}$/
-
-/**
- * The common template send, checked by hand: `messaging_product`, `to`, `type: 'template'` and
- * `template: { name, language: { code } }`, optionally `recipient_type` and
- * `biz_opaque_callback_data`, with the schema's limits. Whatever it accepts the schema accepts
- * too; anything else (other keys, components, a bad value) is left to the schema, so every
- * refusal still comes from the schema's first issue. The schema costs several µs a send.
- */
-function commonTemplateSend (b: Record<string, unknown>): SendRequest | undefined {
-  if (b.type !== 'template' || b.messaging_product !== 'whatsapp') return undefined
-  const { to, template, biz_opaque_callback_data: bizOpaque } = b
-  for (const k of Object.keys(b)) {
-    if (k === 'messaging_product' || k === 'type' || k === 'to' || k === 'template') continue
-    if (k === 'recipient_type' && (b[k] === 'individual' || b[k] === 'group')) continue
-    if (k === 'biz_opaque_callback_data' && typeof bizOpaque === 'string' && bizOpaque.length <= 512) continue
-    return undefined
-  }
-  if (typeof to !== 'string' || to.length < 1 || to.length > 256 || !isObject(template)) return undefined
-  const { name, language } = template
-  if (Object.keys(template).length !== 2 || typeof name !== 'string' || !TEMPLATE_NAME.test(name) || !isObject(language)) return undefined
-  const code = language.code
-  if (Object.keys(language).length !== 1 || typeof code !== 'string' || code.length < 2 || code.length > 15) return undefined
-  const value: SendRequest = { to, bsuid: false, type: 'template', templateName: name }
-  if (typeof bizOpaque === 'string') value.bizOpaqueCallbackData = bizOpaque
-  return value
-}
-
 /** Validates a send body; on failure the answer carries Meta's code for the first problem. */
 export function validateSendBody (body: unknown): Validated<SendRequest> {
   if (notAnObject(body)) return { ok: false, answer: graphError(100, { details: 'The request body must be a JSON object.' }) }
-  const common = commonTemplateSend(body as Record<string, unknown>)
-  if (common !== undefined) return { ok: true, value: common }
   // Meta defaults a missing `type` to text.
   const input = (body as { type?: unknown }).type === undefined ? { ...(body as object), type: 'text' } : body
   const r = SendMessageBodySchema.safeParse(input)

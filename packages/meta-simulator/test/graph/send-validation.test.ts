@@ -1,5 +1,4 @@
 import t from 'tap'
-import { SendMessageBodySchema } from '@coexist/meta'
 import { validateMarkAsRead, validateSendBody, validateSmbAppData, waIdOf } from '../../src/graph/send-validation.ts'
 
 const code = (body: unknown): number | undefined => {
@@ -44,42 +43,4 @@ t.test('BSUID recipients, mark-as-read and smb_app_data bodies', async (t) => {
   t.ok(validateSmbAppData({ messaging_product: 'whatsapp', sync_type: 'history' }).ok)
   const bad = validateSmbAppData({ messaging_product: 'whatsapp', sync_type: 'all' })
   t.equal(bad.ok ? 0 : bad.answer.body.error.code, 100)
-})
-
-t.test('common template sends: the hand check and the schema give the same answers', async (t) => {
-  const base = { messaging_product: 'whatsapp', to: '+5511988887777', type: 'template', template: { name: 'order_update', language: { code: 'pt_BR' } } }
-  const variants: Array<[string, Record<string, unknown>]> = [
-    ['plain', base],
-    ['recipient_type', { ...base, recipient_type: 'individual' }],
-    ['biz_opaque_callback_data', { ...base, biz_opaque_callback_data: 'x'.repeat(512) }],
-    ['biz_opaque_callback_data too long', { ...base, biz_opaque_callback_data: 'x'.repeat(513) }],
-    ['recipient_type unknown', { ...base, recipient_type: 'broadcast' }],
-    ['to empty', { ...base, to: '' }],
-    ['to too long', { ...base, to: '1'.repeat(257) }],
-    ['to a number', { ...base, to: 5511988887777 }],
-    ['name with capitals', { ...base, template: { name: 'Order', language: { code: 'en' } } }],
-    ['name too long', { ...base, template: { name: 'a'.repeat(513), language: { code: 'en' } } }],
-    ['language code too short', { ...base, template: { name: 'a', language: { code: 'e' } } }],
-    ['language code too long', { ...base, template: { name: 'a', language: { code: 'e'.repeat(16) } } }],
-    ['language policy', { ...base, template: { name: 'a', language: { code: 'en', policy: 'deterministic' } } }],
-    ['language policy wrong', { ...base, template: { name: 'a', language: { code: 'en', policy: 'fallback' } } }],
-    ['language missing', { ...base, template: { name: 'a' } }],
-    ['template an array', { ...base, template: [] }],
-    ['components', { ...base, template: { name: 'a', language: { code: 'en' }, components: [{ type: 'body', parameters: [{ type: 'text' }] }] } }],
-    ['context', { ...base, context: { message_id: 'wamid.X' } }],
-    ['recipient as well', { ...base, recipient: 'BR.1' }],
-    ['messaging_product wrong', { ...base, messaging_product: 'sms' }],
-    ['unknown key', { ...base, extra: 1 }]
-  ]
-  for (const [name, body] of variants) {
-    const r = validateSendBody(body)
-    const s = SendMessageBodySchema.safeParse(body)
-    t.equal(r.ok, s.success, name)
-    if (r.ok && s.success && s.data.type === 'template') {
-      t.same(r.value, { to: s.data.to, bsuid: false, type: 'template', templateName: s.data.template.name, ...(s.data.biz_opaque_callback_data !== undefined ? { bizOpaqueCallbackData: s.data.biz_opaque_callback_data } : {}) }, `${name}: value`)
-    }
-  }
-  t.equal(code({ ...base, template: { name: 'Order', language: { code: 'en' } } }), 131009, 'refusals still come from the schema')
-  t.equal(code({ ...base, template: { name: 'a' } }), 131008)
-  t.equal(code({ ...base, to: '' }), 100)
 })

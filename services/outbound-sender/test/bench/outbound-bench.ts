@@ -40,7 +40,7 @@ import { createApiKey, createDb, createPhoneNumber, createTenant, createTokenCip
 import { createLogger } from '@coexist/logger'
 import { maxCountInWindow, startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
 import { imageRuntime } from '../../../../scripts/lib/image-runtime.ts'
-import { BROKER_JIT_THREADS, cpuByRole, cpuSnapshot, threadsCpuSeconds } from '../../../../scripts/lib/machine-cpu.ts'
+import { BROKER_JIT_THREADS, cpuByRole, cpuSnapshot, processCpuMs, threadsCpuSeconds } from '../../../../scripts/lib/machine-cpu.ts'
 import { acceptBatch } from './accept-batch.ts'
 import type { KafkaRequestCounts } from './kafka-requests.ts'
 
@@ -64,7 +64,6 @@ const TRICKLE_SECONDS = Number(process.env.BENCH_TRICKLE_SECONDS ?? 40)
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 5)
 /** `mixed`, `neighbour` or both (default). */
 const PHASES = (process.env.BENCH_PHASES ?? 'mixed,neighbour').split(',')
-/** Numbers per limit class; BENCH_CLASSES="5:450,20:40,80:9,1000:1" (the default) overrides it. */
 /**
  * BENCH_KAFKA_REQUESTS=1: the worker's Kafka requests while it sends, by client and API, per
  * second (kafka-requests.ts, preloaded into the worker), and the records per Produce request.
@@ -91,6 +90,7 @@ const BROKER_WARMUP_SECONDS = Number(process.env.BENCH_BROKER_WARMUP_SECONDS ?? 
 /** The broker's threads by kind (Linux thread names, 15 characters): G1's, and Kafka's request handlers and network threads. */
 const BROKER_GC_THREADS = /^(GC Thread|G1 )/
 const BROKER_REQUEST_THREADS = /^data-plane-kafk/
+/** Numbers per limit class; BENCH_CLASSES="5:450,20:40,80:9,1000:1" (the default) overrides it. */
 const CLASSES = (process.env.BENCH_CLASSES ?? '5:450,20:40,80:9,1000:1').split(',').map((c) => {
   const [mps, numbers] = c.split(':').map(Number)
   return { mps: mps as number, numbers: numbers as number }
@@ -197,12 +197,9 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
 
 /** CPU seconds (user + system) and peak RSS (MB) of a process, from /proc. */
 function procStats (pid: number): { cpuSeconds: number, peakRssMb: number, rssMb: number } {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime (fields 14, 15)
   const status = readFileSync(`/proc/${pid}/status`, 'utf8')
   const kb = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
-  return { cpuSeconds: ticks / 100, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 }
+  return { cpuSeconds: processCpuMs(pid) / 1000, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 }
 }
 
 /** The worker's Kafka request counts so far (BENCH_KAFKA_REQUESTS=1; see kafka-requests.ts). */

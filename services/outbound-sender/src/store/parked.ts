@@ -49,10 +49,12 @@ export interface LoadJob { phoneNumberId: string, afterSeq: number, limit: numbe
 export interface LoadedRequest { request: OutboundRequest, seq: number, json: string }
 
 /**
- * Accepted requests of several numbers in one statement: for each job, those among the next
- * `limit` open requests after `afterSeq` in acceptance order (the fast path of parked lanes; a
- * request already `sending` there makes the list short, and the lane falls back on
- * {@link loadAccepted}, the complete scan). One list per job, in order.
+ * Open requests of several numbers in one statement: for each job, the next `limit` after
+ * `afterSeq` in acceptance order, accepted or `sending` (the fast path of parked lanes; the lane
+ * skips those it holds). A list shorter than `limit` means the number has no more after the
+ * cursor, and the lane falls back on {@link loadAccepted}, the complete scan. (Leaving `sending`
+ * rows out made the list short whenever the lane's own sends were in the window, and every such
+ * read paid a complete scan of its own.) One list per job, in order.
  *
  * The limit applies to outbound_open alone, before the join: however the planner walks the
  * number's entries (in index order, or all of them then sorted, which it picks when it expects
@@ -68,7 +70,7 @@ export async function loadAcceptedAfter (db: DbExecutor, jobs: readonly LoadJob[
     CROSS JOIN LATERAL (
       SELECT o.id, o.seq FROM outbound_open o WHERE o.phone_number_id = l.num AND o.seq > l.after ORDER BY o.seq LIMIT l.lim) o
     JOIN outbound_messages m ON m.id = o.id
-    WHERE m.state = 'accepted'
+    WHERE m.state IN ('accepted', 'sending')
     ORDER BY l.i, o.seq`.execute(db)
   const out: LoadedRequest[][] = jobs.map(() => [])
   for (const r of rows.rows) out[Number(r.i) - 1]?.push({ request: toRequest(jobs[Number(r.i) - 1]?.phoneNumberId as string, r), seq: Number(r.seq), json: r.body })

@@ -145,7 +145,7 @@ function createMetrics (registry: Registry | undefined): Metrics | undefined {
     claim: reuse('coexist_outbound_claim_seconds', () => new Histogram({ name: 'coexist_outbound_claim_seconds', help: 'Claim transactions (accepted → sending), from start to commit', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [registry] })),
     graph: reuse('coexist_outbound_graph_seconds', () => new Histogram({ name: 'coexist_outbound_graph_seconds', help: 'Cloud API send calls, dispatch to answer', buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] })),
     slots: reuse('coexist_outbound_slots', () => new Gauge({ name: 'coexist_outbound_slots', help: 'In-flight slots: reserved (claims and sends), sends in flight, lanes waiting for one', labelNames: ['what'], registers: [registry] })),
-    statements: reuse('coexist_outbound_db_statements_total', () => new Counter({ name: 'coexist_outbound_db_statements_total', help: 'Postgres statements the send worker issued, by kind (claim counts BEGIN and COMMIT)', labelNames: ['kind'], registers: [registry] }))
+    statements: reuse('coexist_outbound_db_statements_total', () => new Counter({ name: 'coexist_outbound_db_statements_total', help: 'Postgres statements the send worker issued, by kind (claim counts BEGIN and COMMIT; load: batched backlog reads, scan: a parked number\'s complete scan)', labelNames: ['kind'], registers: [registry] }))
   }
 }
 
@@ -420,7 +420,7 @@ export class SendWorker {
         added++
       }
       if (loaded.length < want) {
-        const rest = await this.#retrying(() => { this.#counted('load'); return loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want - added) }, lane.phoneNumberId)
+        const rest = await this.#retrying(() => { this.#counted('scan'); return loadAccepted(this.#o.db, lane.phoneNumberId, [...lane.ids], want - added) }, lane.phoneNumberId)
         if (rest === undefined || signal.aborted || !lane.parked) return
         for (const { request, json } of rest) {
           if (lane.ids.has(request.requestId) || finishedMeanwhile.has(request.requestId)) continue
@@ -681,7 +681,7 @@ export class SendWorker {
   }
 
   /** Counts Postgres statements issued (metric `coexist_outbound_db_statements_total`). */
-  #counted (kind: 'claim' | 'outcome' | 'load' | 'park' | 'unpark' | 'assignment' | 'unclaimed' | 'unsent', n = 1): void {
+  #counted (kind: 'claim' | 'outcome' | 'load' | 'scan' | 'park' | 'unpark' | 'assignment' | 'unclaimed' | 'unsent', n = 1): void {
     this.#metrics?.statements.inc({ kind }, n)
   }
 

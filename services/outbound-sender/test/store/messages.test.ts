@@ -78,6 +78,8 @@ t.test('the claim and the outcome are HOT updates; open requests and wamids foll
   // The retry's second attempt, left sending by a worker that stopped: read back, then settled unknown.
   t.same(await claimForSending(tdb.db, [retried]), new Map([[retried, 2]]))
   t.same((await loadAccepted(tdb.db, NUMBER, [], 10)).map((r) => r.request.requestId), [retried], 'a request left sending is read back')
+  t.same((await loadAcceptedAfter(tdb.db, [{ phoneNumberId: NUMBER, afterSeq: 0, limit: 10 }]))[0]?.map((r) => r.request.requestId), [retried],
+    'and by the batched read too: a lane\'s own sends in its window do not make the list short')
   t.equal(await settleAbandoned(tdb.db, retried, 2, 'unknown', 0), true)
   t.same(await openIds(tdb), [], 'settled unknown, it is no longer open')
   // A late answer still records it sent and files its wamid.

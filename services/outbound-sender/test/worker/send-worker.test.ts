@@ -305,6 +305,26 @@ t.test('a backlog beyond what the lane holds is parked in Postgres and sent from
   t.same(await states(tdb), { sent: 60 })
 })
 
+t.test('a parked backlog is read in batches; the complete scan runs once, when the reads reach its end', async (t) => {
+  const tdb = await testDb(t)
+  const sim = await testSimulator(t)
+  // 20 MPS and slow answers: when the lane first reads (once it holds fewer than 5), the records
+  // it holds are still `sending`, in the rows after its cursor.
+  const n = await addNumber(tdb, sim, { mps: 20 })
+  sim.control.setFaults({ phoneNumberId: n.phoneNumberId, latencyMs: 150 })
+  const records = await acceptDirect(tdb.db, n.tenantId, Array.from({ length: 40 }, () => templateTo(n.phoneNumberId, phone())))
+  const metrics = new Registry()
+  const h = harness(t, tdb, sim, { laneMinHeld: 5, laneHeldSeconds: 0.01, laneLoadSeconds: 0.01, metrics })
+  const partition = new AbortController()
+  const finished = await Promise.allSettled(records.map((request) => h.worker.handle({ request, signal: partition.signal, partition: 2 })))
+  t.ok(finished.every((f) => f.status === 'fulfilled'), 'every record finished')
+  await until(async () => (await states(tdb)).sent === 40, 10_000, 'all sent')
+  t.equal(sim.control.sends({ phoneNumberId: n.phoneNumberId }).accepted.length, 40, 'each message reached Meta once')
+  const counts = Object.fromEntries((await metrics.getSingleMetric('coexist_outbound_db_statements_total')!.get()).values.map((v) => [v.labels.kind, v.value]))
+  t.ok(counts.load >= 3, `batched reads (${counts.load})`)
+  t.equal(counts.scan, 1, 'one complete scan, at the end')
+})
+
 t.test('a parked backlog read back while the lane finishes its held records: each request sent and published once', async (t) => {
   const tdb = await testDb(t)
   const sim = await testSimulator(t)

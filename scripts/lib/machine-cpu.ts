@@ -49,6 +49,16 @@ export function processCpuMs (pid: number, tid?: number): number {
   return s === undefined ? NaN : statTicks(s) * (1000 / HZ)
 }
 
+/** Resident set size of a process now and at its peak (Linux VmRSS and VmHWM), in MiB; NaN when it is not there. */
+export function processRssMiB (pid: number): { rss: number, peak: number } {
+  const s = read(`/proc/${pid}/status`)
+  const mib = (name: string): number => {
+    const m = s === undefined ? null : new RegExp(`${name}:\\s+(\\d+) kB`).exec(s)
+    return m === null ? NaN : Number(m[1]) / 1024
+  }
+  return { rss: mib('VmRSS'), peak: mib('VmHWM') }
+}
+
 /** A snapshot of every process's CPU time (empty where /proc is not there). */
 export function cpuSnapshot (): CpuSnapshot {
   const procs = new Map<number, [string, number]>()

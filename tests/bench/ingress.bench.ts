@@ -25,12 +25,12 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { closeSync, openSync, readFileSync } from 'node:fs'
+import { closeSync, openSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { availableParallelism, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { imageRuntime } from '../../scripts/lib/image-runtime.ts'
-import { BROKER_JIT_THREADS, machineTicks, processCpuMs, threadsCpuSeconds } from '../../scripts/lib/machine-cpu.ts'
+import { BROKER_JIT_THREADS, machineTicks, processCpuMs, processRssMiB, threadsCpuSeconds } from '../../scripts/lib/machine-cpu.ts'
 import { countRecords, runLoad, runPaced, webhookBodies, type LoadResult } from '../../services/ingress/test/bench/load.ts'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -94,12 +94,6 @@ async function stop (child: ChildProcess): Promise<void> {
   const exited = new Promise((resolve) => child.once('exit', resolve))
   child.kill('SIGTERM')
   await exited
-}
-
-/** Peak resident set size of a process, in MiB (Linux VmHWM). */
-function peakRssMiB (pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m === null ? NaN : Number(m[1]) / 1024
 }
 
 /** A Fastify route that answers 200 with no work (the body is read as bytes, not parsed). */
@@ -219,7 +213,7 @@ try {
   const ingressCpuHalf = processCpuMs(ingress.pid ?? 0) - cpuHalf0
   const brokerHalf1 = brokerCpuMs()
   const metrics2 = await metricTotals(ingressUrl)
-  const rss = peakRssMiB(ingress.pid ?? 0)
+  const rss = processRssMiB(ingress.pid ?? 0).peak
   await stop(ingress)
   // The same open-loop run against the bare route: what the generator and the machine add to the latency.
   const bareHalf = await withBare(async (url) => {
@@ -238,7 +232,7 @@ try {
   try {
     await waitFor(`http://127.0.0.1:${defaultsPort}/health/ready`, defaults)
     await runLoad({ url: `http://127.0.0.1:${defaultsPort}`, path, requests, connections: CONNECTIONS, durationSec: Math.min(SECONDS, 10) })
-    rssDefaults = peakRssMiB(defaults.pid ?? 0)
+    rssDefaults = processRssMiB(defaults.pid ?? 0).peak
   } finally {
     await stop(defaults)
   }

@@ -40,7 +40,7 @@ import { createApiKey, createDb, createPhoneNumber, createTenant, createTokenCip
 import { createLogger } from '@coexist/logger'
 import { maxCountInWindow, startSimulator, type RunningSimulator } from '@coexist/meta-simulator'
 import { imageRuntime } from '../../../../scripts/lib/image-runtime.ts'
-import { BROKER_JIT_THREADS, cpuByRole, cpuSnapshot, processCpuMs, threadsCpuSeconds } from '../../../../scripts/lib/machine-cpu.ts'
+import { BROKER_JIT_THREADS, cpuByRole, cpuSnapshot, processCpuMs, processRssMiB, threadsCpuSeconds } from '../../../../scripts/lib/machine-cpu.ts'
 import { acceptBatch } from './accept-batch.ts'
 import type { KafkaRequestCounts } from './kafka-requests.ts'
 
@@ -197,9 +197,8 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
 
 /** CPU seconds (user + system) and peak RSS (MB) of a process, from /proc. */
 function procStats (pid: number): { cpuSeconds: number, peakRssMb: number, rssMb: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8')
-  const kb = (name: string): number => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? 0)
-  return { cpuSeconds: processCpuMs(pid) / 1000, peakRssMb: kb('VmHWM') / 1024, rssMb: kb('VmRSS') / 1024 }
+  const mem = processRssMiB(pid)
+  return { cpuSeconds: processCpuMs(pid) / 1000, peakRssMb: mem.peak, rssMb: mem.rss }
 }
 
 /** The worker's Kafka request counts so far (BENCH_KAFKA_REQUESTS=1; see kafka-requests.ts). */

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { acceptBatch } from './accept-batch.ts'
 
-/** An API stand-in answering each POST with the next of `answers` (status, body); records the requests' keys. */
+/** An API stand-in answering each POST with the next of `answers` (status, body; status 0 resets the connection); records the requests' keys. */
 async function fakeApi (t: { teardown: (fn: () => unknown) => void }, answers: Array<[number, unknown]>): Promise<{ base: string, keys: Array<string | undefined> }> {
   const keys: Array<string | undefined> = []
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -11,6 +11,7 @@ async function fakeApi (t: { teardown: (fn: () => unknown) => void }, answers: A
     req.on('end', () => {
       keys.push(req.headers['idempotency-key'] as string | undefined)
       const [status, body] = answers[Math.min(keys.length, answers.length) - 1] as [number, unknown]
+      if (status === 0) { req.socket.destroy(); return }
       res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))
     })
   })
@@ -45,4 +46,14 @@ t.test('other refusals are not retried', async (t) => {
   const bad = await fakeApi(t, [[400, { code: 'VALIDATION' }]])
   await t.rejects(acceptBatch({ base: bad.base, apiKey: 'k', messages, idempotencyKey: 'k3', backoffMs: 1 }), /batch: 400/)
   t.equal(api.keys.length + bad.keys.length, 2, 'one try each')
+})
+
+t.test('a connection reset goes again with the same Idempotency-Key', async (t) => {
+  const api = await fakeApi(t, [
+    [0, null],
+    [207, { accepted: 3, rejected: 0, results: [item(202), item(202), item(202)] }]
+  ])
+  const retries = await acceptBatch({ base: api.base, apiKey: 'k', messages, idempotencyKey: 'bench-8', backoffMs: 1 })
+  t.equal(retries, 1, 'one retry')
+  t.same(api.keys, ['bench-8', 'bench-8'], 'both tries carry the same key')
 })

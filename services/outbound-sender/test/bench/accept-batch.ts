@@ -7,6 +7,7 @@
  * Anything else (a 4xx, an item refused for another reason) is the benchmark's own mistake and
  * throws at once, as do `attempts` failed tries.
  */
+import pRetry, { AbortError } from 'p-retry'
 
 export interface AcceptBatchOptions {
   /** The API's base URL. */
@@ -17,41 +18,54 @@ export interface AcceptBatchOptions {
   idempotencyKey: string
   /** Tries in all (default 8). */
   attempts?: number
-  /** First back-off, ms (default 250); doubles per try, at most 5 s, with jitter. */
+  /** First back-off, ms (default 250); doubles per try, at most 5 s, randomized up to twice as long (p-retry). */
   backoffMs?: number
 }
 
 interface BatchAnswer { accepted: number, results: Array<{ status: number }> }
 
+/** A try that left items not durable (5xx, items refused with 503, connection refused or reset): tried again. */
+class NotDurable extends Error {}
+
 /** Resolves with the number of retries it took once every item is accepted. */
 export async function acceptBatch (o: AcceptBatchOptions): Promise<number> {
   const attempts = o.attempts ?? 8
-  for (let attempt = 1; ; attempt++) {
-    let why: string
+  let retries = 0
+  const once = async (): Promise<void> => {
+    let status: number
+    let text: string
     try {
       const res = await fetch(`${o.base}/v1/messages/batch`, {
         method: 'POST',
         headers: { authorization: `Bearer ${o.apiKey}`, 'content-type': 'application/json', 'idempotency-key': o.idempotencyKey },
         body: JSON.stringify({ messages: o.messages })
       })
-      const text = await res.text()
-      if (res.status === 207) {
-        const json = JSON.parse(text) as BatchAnswer
-        if (json.accepted === o.messages.length) return attempt - 1
-        if (json.results.some((r) => r.status !== 202 && r.status !== 503)) throw new Error(`batch: 207 ${text.slice(0, 300)}`)
-        why = `${o.messages.length - json.accepted} items 503`
-      } else if (res.status >= 500) {
-        why = `${res.status} ${text.slice(0, 200)}`
-      } else {
-        throw new Error(`batch: ${res.status} ${text.slice(0, 300)}`)
-      }
+      status = res.status
+      text = await res.text()
     } catch (err) {
-      // Thrown above: not retried. A connection refused or reset (fetch's TypeError): retried.
-      if (!(err instanceof TypeError)) throw err
-      why = String((err as { cause?: unknown }).cause ?? err)
+      throw new NotDurable(String((err as { cause?: unknown }).cause ?? err))
     }
-    if (attempt >= attempts) throw new Error(`batch: not every item durable after ${attempt} attempts (last: ${why})`)
-    const delay = Math.min(5000, (o.backoffMs ?? 250) * 2 ** (attempt - 1))
-    await new Promise((resolve) => setTimeout(resolve, delay * (0.75 + Math.random() / 2)))
+    if (status === 207) {
+      const json = JSON.parse(text) as BatchAnswer
+      if (json.accepted === o.messages.length) return
+      if (json.results.some((r) => r.status !== 202 && r.status !== 503)) throw new AbortError(`batch: 207 ${text.slice(0, 300)}`)
+      throw new NotDurable(`${o.messages.length - json.accepted} items 503`)
+    }
+    if (status >= 500) throw new NotDurable(`${status} ${text.slice(0, 200)}`)
+    throw new AbortError(`batch: ${status} ${text.slice(0, 300)}`)
   }
+  try {
+    await pRetry(once, {
+      retries: attempts - 1,
+      factor: 2,
+      minTimeout: o.backoffMs ?? 250,
+      maxTimeout: 5000,
+      randomize: true,
+      onFailedAttempt: ({ attemptNumber }) => { retries = attemptNumber }
+    })
+  } catch (err) {
+    if (err instanceof NotDurable) throw new Error(`batch: not every item durable after ${attempts} attempts (last: ${err.message})`)
+    throw err
+  }
+  return retries
 }

@@ -15,6 +15,7 @@
  * belong to.
  */
 import { randomUUID } from 'node:crypto'
+import TinyQueue from 'tinyqueue'
 import { create } from '@bufbuild/protobuf'
 import type { MessageInitShape } from '@bufbuild/protobuf'
 import {
@@ -232,8 +233,15 @@ export class SendWorker {
   /** Sends claimed or in flight (the in-flight cap counts claims too). */
   #reserved = 0
   #inflightWaiters: Array<() => void> = []
-  /** Lanes waiting for an in-flight slot. */
-  readonly #slotWaiters = new Set<Lane>()
+  /** Lanes waiting for an in-flight slot, each with its entry in `#slotQueue`. */
+  readonly #slotWaiters = new Map<Lane, SlotWait>()
+  /**
+   * The waiting lanes by virtual time, lowest first (ties in arrival order). Entries of lanes that
+   * stopped waiting stay until popped or rebuilt away: an entry counts only while
+   * `#slotWaiters` maps its lane to it.
+   */
+  #slotQueue = newSlotQueue()
+  #slotSeq = 0
   /** Virtual time of slot grants: the `slotTime` of the lane served last (see `#release`). */
   #slotClock = 0
 
@@ -580,8 +588,12 @@ export class SendWorker {
     if (slots <= 0) {
       if (lane.size > 0) {
         // No credit for time spent without waiting: it starts from the clock of the last grant.
-        if (!this.#slotWaiters.has(lane)) lane.slotTime = Math.max(lane.slotTime, this.#slotClock)
-        this.#slotWaiters.add(lane)
+        if (!this.#slotWaiters.has(lane)) {
+          lane.slotTime = Math.max(lane.slotTime, this.#slotClock)
+          const wait = { lane, time: lane.slotTime, seq: this.#slotSeq++ }
+          this.#slotWaiters.set(lane, wait)
+          this.#slotQueue.push(wait)
+        }
       }
       return
     }
@@ -693,24 +705,34 @@ export class SendWorker {
    * slot a lane takes moves its time on by 1 / its limit. Over time each number is granted slots
    * in proportion to its limit: a 1,000-MPS number gets 200 for a 5-MPS number's one. (Taking
    * turns per lane instead held a 1,000-MPS number to a 5-MPS number's slots: with 500 numbers
-   * waiting, it got one slot in 500.)
+   * waiting, it got one slot in 500.) The waiting lanes are kept in a binary heap by virtual time,
+   * so a grant costs O(log n) however many lanes wait (a scan of them all cost ~n per freed slot).
    */
   #release (): void {
     this.#reserved--
     if (this.#killed || this.#draining) return
     const max = this.#maxInFlight
+    // A lane busy claiming cannot take a slot now; it stays waiting, keeping its virtual time,
+    // and is served first on a later release (if it lost its place instead, every slot freed
+    // during its claim round trips, long on a loaded Postgres, went to the slower numbers).
+    const claiming: SlotWait[] = []
     while (this.#reserved < max) {
-      // A lane busy claiming cannot take a slot now; it stays waiting, keeping its virtual time,
-      // and is served first on a later release (if it lost its place instead, every slot freed
-      // during its claim round trips, long on a loaded Postgres, went to the slower numbers).
-      let next: Lane | undefined
-      for (const w of this.#slotWaiters) if (!w.claiming && (next === undefined || w.slotTime < next.slotTime)) next = w
+      let next: SlotWait | undefined
+      while ((next = this.#slotQueue.pop()) !== undefined) {
+        if (this.#slotWaiters.get(next.lane) !== next) continue // no longer waiting
+        if (next.lane.claiming) { claiming.push(next); continue }
+        break
+      }
       if (next === undefined) break
-      const lane = next
+      const lane = next.lane
       this.#slotWaiters.delete(lane)
       this.#slotClock = Math.max(this.#slotClock, lane.slotTime)
       this.#pump(lane)
     }
+    for (const w of claiming) if (this.#slotWaiters.get(w.lane) === w) this.#slotQueue.push(w)
+    // Entries of lanes that were served by their own pump or dropped: rebuilt away once they
+    // outnumber the waiting lanes.
+    if (this.#slotQueue.length > 2 * this.#slotWaiters.size + 64) this.#slotQueue = newSlotQueue([...this.#slotWaiters.values()])
   }
 
   #returned (lane: Lane, item: LaneItem): void {
@@ -1045,6 +1067,13 @@ export class SendWorker {
     end?.()
     return jobs.map(() => undefined)
   }
+}
+
+/** A lane waiting for an in-flight slot: its virtual time when it began to wait, and its turn among equals. */
+interface SlotWait { lane: Lane, time: number, seq: number }
+
+function newSlotQueue (items: SlotWait[] = []): TinyQueue<SlotWait> {
+  return new TinyQueue(items, (a, b) => a.time - b.time || a.seq - b.seq)
 }
 
 /** A set of the latest `capacity` ids (the oldest is forgotten first). */

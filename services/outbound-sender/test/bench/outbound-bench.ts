@@ -12,7 +12,9 @@
  *    backlog is accepted, the broker is warmed up for 30 s (BENCH_BROKER_WARMUP_SECONDS; see
  *    there why: a fresh JVM's compiling is not the sender's cost, and it was half the broker's
  *    CPU per send). BENCH_KAFKA_REQUESTS=1 also prints the worker's Kafka requests per second by
- *    client and API, and the records per produce request (kafka-requests.ts).
+ *    client and API, and the records per produce request (kafka-requests.ts). BENCH_PROMOTED=1
+ *    prints what the worker promoted to the old generation from 12 to 20 s after its start, by
+ *    allocation site (promoted-objects.ts; BENCH_PROMOTED_FROM / _TO move the window).
  * 2. Neighbour: unloaded 80-MPS numbers get a trickle of messages (6,400 per case by default);
  *    p99 queueing delay (202 → arrival at Meta) alone, then with a 10,000-message backlog on a
  *    5-MPS neighbour in the same (single) partition. Ratio of the two.
@@ -43,6 +45,7 @@ import { imageRuntime } from '../../../../scripts/lib/image-runtime.ts'
 import { BROKER_JIT_THREADS, cpuByRole, cpuSnapshot, processCpuMs, processRssMiB, threadsCpuSeconds } from '../../../../scripts/lib/machine-cpu.ts'
 import { acceptBatch } from './accept-batch.ts'
 import type { KafkaRequestCounts } from './kafka-requests.ts'
+import { summarizePromoted, type SamplingProfile } from './promoted-objects.ts'
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20)
 const NEIGHBOUR_BACKLOG = Number(process.env.BENCH_NEIGHBOUR_BACKLOG ?? 10_000)
@@ -70,6 +73,9 @@ const PHASES = (process.env.BENCH_PHASES ?? 'mixed,neighbour').split(',')
  */
 const KAFKA_REQUESTS = process.env.BENCH_KAFKA_REQUESTS === '1'
 const KAFKA_REQUESTS_FILE = `/tmp/outbound-bench-kafka-requests-${process.pid}.json`
+/** BENCH_PROMOTED=1: the worker's promoted objects by allocation site (promoted-objects.ts, preloaded). */
+const PROMOTED = process.env.BENCH_PROMOTED === '1'
+const PROMOTED_FILE = `/tmp/outbound-bench-promoted-${process.pid}.json`
 /** The broker's process (scripts/bench.ts starts it): its threads' CPU is printed by kind. */
 const brokerPid = Number(process.env.COEXIST_BENCH_KAFKA_PID ?? NaN)
 /**
@@ -147,7 +153,11 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
   const image = imageRuntime('outbound-sender')
   const heap = process.env.BENCH_NODE_ARGS === undefined ? image.nodeArgs : process.env.BENCH_NODE_ARGS.split(' ').filter((a) => a !== '')
   const counting = KAFKA_REQUESTS && roles === 'worker'
-  const preload = counting ? ['--import', fileURLToPath(new URL('./kafka-requests.ts', import.meta.url))] : []
+  const sampling = PROMOTED && roles === 'worker'
+  const preload = [
+    ...(counting ? ['--import', fileURLToPath(new URL('./kafka-requests.ts', import.meta.url))] : []),
+    ...(sampling ? ['--import', fileURLToPath(new URL('./promoted-objects.ts', import.meta.url))] : [])
+  ]
   const proc = spawn(process.execPath, [...heap, ...prof, ...preload, main], {
     env: {
       ...process.env,
@@ -165,6 +175,7 @@ async function startService (prefix: string, roles: 'api' | 'worker' | 'all'): P
       ...(process.env.BENCH_TRACE_WARNINGS === '1' ? { NODE_OPTIONS: '--trace-warnings' } : {}),
       OUTBOUND_ROLES: roles,
       ...(counting ? { BENCH_KAFKA_REQUESTS_FILE: KAFKA_REQUESTS_FILE } : {}),
+      ...(sampling ? { BENCH_PROMOTED_FILE: PROMOTED_FILE } : {}),
       OUTBOUND_GROUP_ID: `bench-${prefix}`,
       // Only our own sends: no inbound traffic in this run.
       OUTBOUND_COUNT_INBOUND: 'false',
@@ -450,6 +461,11 @@ async function mixedRun (): Promise<void> {
     }
   }
   console.log(`other rejections ${report.rejected.filter((r) => r.code !== 130429).length}`)
+  if (PROMOTED) {
+    let data: { seconds: number, profile: SamplingProfile } | undefined
+    try { data = JSON.parse(readFileSync(PROMOTED_FILE, 'utf8')) as typeof data } catch { /* the worker finished before the window ended */ }
+    for (const line of data === undefined ? ['worker objects promoted: no profile (the worker stopped before the window ended)'] : summarizePromoted(data)) console.log(line)
+  }
 }
 
 // ---- 2. neighbour -----------------------------------------------------------------------------

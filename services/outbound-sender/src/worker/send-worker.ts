@@ -712,24 +712,17 @@ export class SendWorker {
     this.#reserved--
     if (this.#killed || this.#draining) return
     const max = this.#maxInFlight
-    // A lane busy claiming cannot take a slot now; it stays waiting, keeping its virtual time,
-    // and is served first on a later release (if it lost its place instead, every slot freed
-    // during its claim round trips, long on a loaded Postgres, went to the slower numbers).
-    const claiming: SlotWait[] = []
+    // A lane waits for a slot only between claims (#pump returns at once while it is claiming, and
+    // a lane that picks stops waiting before it claims), so every waiting lane can take one.
     while (this.#reserved < max) {
       let next: SlotWait | undefined
-      while ((next = this.#slotQueue.pop()) !== undefined) {
-        if (this.#slotWaiters.get(next.lane) !== next) continue // no longer waiting
-        if (next.lane.claiming) { claiming.push(next); continue }
-        break
-      }
+      while ((next = this.#slotQueue.pop()) !== undefined && this.#slotWaiters.get(next.lane) !== next) { /* no longer waiting */ }
       if (next === undefined) break
       const lane = next.lane
       this.#slotWaiters.delete(lane)
       this.#slotClock = Math.max(this.#slotClock, lane.slotTime)
       this.#pump(lane)
     }
-    for (const w of claiming) if (this.#slotWaiters.get(w.lane) === w) this.#slotQueue.push(w)
     // Entries of lanes that were served by their own pump or dropped: rebuilt away once they
     // outnumber the waiting lanes.
     if (this.#slotQueue.length > 2 * this.#slotWaiters.size + 64) this.#slotQueue = newSlotQueue([...this.#slotWaiters.values()])

@@ -416,6 +416,17 @@ async function mixedRun (): Promise<void> {
       const perSecond: number[] = []
       for (const x of times) { const i = Math.floor((x - firstAt) / 1000); perSecond[i] = (perSecond[i] ?? 0) + 1 }
       console.log(`${c.mps} MPS first number, sends per second of the run: ${Array.from(perSecond, (v) => v ?? 0).join(' ')}`)
+      // And of the class's slowest number (its rate over its own first to last send).
+      let slowest: string | undefined
+      let slowestRate = Infinity
+      for (const id of ids) {
+        const t = (byNumber.get(id) ?? []).sort((a, b) => a - b)
+        const r = t.length > 1 ? (t.length - 1) / (((t[t.length - 1] as number) - (t[0] as number)) / 1000) : Infinity
+        if (r < slowestRate) { slowestRate = r; slowest = id }
+      }
+      const slow: number[] = []
+      for (const x of byNumber.get(slowest as string) ?? []) { const i = Math.floor((x - firstAt) / 1000); slow[i] = (slow[i] ?? 0) + 1 }
+      console.log(`${c.mps} MPS slowest number, sends per second of the run: ${Array.from(slow, (v) => v ?? 0).join(' ')}`)
     }
     const mean = rates.reduce((s, r) => s + r, 0) / Math.max(1, rates.length)
     console.log(`${c.mps} MPS (${ids.length} numbers): achieved rate / limit ${pct(mean / c.mps)} (lowest number ${pct(Math.min(...rates) / c.mps)})`)
